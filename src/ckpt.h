@@ -1,0 +1,134 @@
+/*
+ * ckpt: an open checkpoint.
+ *
+ * ckpt_open() sniffs the format, parses the container and the pickle into
+ * a value graph (never executing it), and checks every storage against its
+ * record: the record exists and holds exactly the bytes the storage
+ * declares, and every tensor's view lies inside its storage.  Opening reads
+ * only the pickle and the zip directory, never tensor bytes, so it costs
+ * what the pickle costs whatever the checkpoint's size.
+ *
+ * A struct ckpt owns everything it allocated (graph, mappings, file
+ * descriptor) and releases it all in ckpt_free(); there is no global state.
+ *
+ * Addressing: a "path" is a dotted path from the top-level object, whose
+ * components are dict keys (str as is, ints in decimal), list/tuple
+ * indices and object attribute names.  Keys that contain dots are matched
+ * whole (the longest key that fits wins).  The "state dict" is chosen as
+ * ckpt_find_root() documents (cli-contract.md, "Which tensors a command
+ * sees").
+ */
+#ifndef CKPT_H
+#define CKPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "buf.h"
+#include "ckerr.h"
+#include "pyval.h"
+#include "tensor.h"
+#include "torchzip.h"
+
+enum ckpt_format {
+	CKPT_TORCH_ZIP,
+	CKPT_TORCH_LEGACY,
+	CKPT_SAFETENSORS,
+};
+
+/* "torch-zip", "torch-legacy", "safetensors" */
+const char *ckpt_format_name(enum ckpt_format f);
+
+/* Walks deeper than this are refused (the graph may be hostile). */
+#define CKPT_MAX_DEPTH 256
+
+struct ckpt;
+
+/* Open a checkpoint file.  NULL with err set on any problem. */
+struct ckpt *ckpt_open(const char *path, struct ckerr *err);
+
+/* Open a checkpoint held in memory (borrowed: must outlive the ckpt). */
+struct ckpt *ckpt_open_memory(const void *data, size_t len,
+			      struct ckerr *err);
+
+void ckpt_free(struct ckpt *ck);
+
+enum ckpt_format ckpt_format(const struct ckpt *ck);
+
+/* The unpickled top-level object. */
+struct pyval *ckpt_top(const struct ckpt *ck);
+
+struct pyarena *ckpt_arena(const struct ckpt *ck);
+
+/* The record holding a storage's bytes ("data/3"), relative to the folder. */
+const char *ckpt_storage_record(const struct ckpt *ck,
+				const struct pyval *storage);
+
+/* Where the state dict is. */
+struct ckpt_root {
+	struct pyval *node;	/* the mapping (borrowed from the graph) */
+	char *path;		/* dotted path, "" for the top level; owned */
+};
+
+/*
+ * Find the state dict: with override (a dotted path, "" for the top) use
+ * that; otherwise a Lightning checkpoint's "state_dict", else the top level
+ * if it maps strings to tensors, else the first of state_dict,
+ * model_state_dict, model, module, net, ema that maps strings to tensors,
+ * else the top level.  An override must name a dict, list, tuple or object.
+ */
+int ckpt_find_root(struct ckpt *ck, const char *override,
+		   struct ckpt_root *out, struct ckerr *err);
+void ckpt_root_release(struct ckpt_root *r);
+
+/* True for a non-empty dict of str keys whose values are all tensors
+ * (values of "_extra_state" keys excepted). */
+bool ckpt_is_state_dict(const struct pyval *v);
+
+/* Append the path component naming a dict key (str as is, int decimal). */
+int ckpt_key_name(const struct pyval *key, struct buf *out);
+
+/*
+ * Resolve a dotted path below from (NULL: the top level).  NULL with a
+ * CKERR_NOTFOUND error naming the first component that does not exist.
+ */
+struct pyval *ckpt_resolve(const struct ckpt *ck, struct pyval *from,
+			   const char *path, struct ckerr *err);
+
+/* One listed tensor. */
+struct ckpt_entry {
+	char *key;		/* key in the root, or full path; owned */
+	struct pyval *value;	/* the value at that key (maybe a Parameter) */
+	struct pyval *tensor;	/* the PV_TENSOR it stands for */
+};
+
+struct ckpt_list {
+	struct ckpt_entry *v;
+	size_t n, alloc;
+};
+
+#define CKPT_LIST_INIT { NULL, 0, 0 }
+
+/* The root's direct entries that are tensors, in order, keyed by key. */
+int ckpt_list_root(const struct ckpt *ck, const struct ckpt_root *root,
+		   struct ckpt_list *out, struct ckerr *err);
+
+/*
+ * Every tensor reachable from the top level, keyed by full dotted path, in
+ * walk order (dict order, depth first).  A container reached a second time
+ * is not walked again; a tensor is listed at every path that reaches it.
+ */
+int ckpt_list_all(const struct ckpt *ck, struct ckpt_list *out,
+		  struct ckerr *err);
+
+void ckpt_list_release(struct ckpt_list *l);
+
+/* Statistics of a tensor, reading its storage bytes. */
+int ckpt_tensor_stats(struct ckpt *ck, const struct pv_tensor *t,
+		      struct tstats *out, struct ckerr *err);
+
+/* The first n values of a tensor; returns how many, or -1. */
+ptrdiff_t ckpt_tensor_values(struct ckpt *ck, const struct pv_tensor *t,
+			     struct tval *out, size_t n, struct ckerr *err);
+
+#endif

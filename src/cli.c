@@ -1,0 +1,130 @@
+/* cli: helpers shared by the commands. */
+#include "config.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "banned.h"
+
+const struct cli_opt cli_opts[OPT__COUNT] = {
+	[OPT_JSON] = { "json", NULL, "print one JSON object" },
+	[OPT_ALL] = { "all", NULL,
+		      "list every tensor in the file, keyed by full dotted path" },
+	[OPT_ROOT] = { "root", "PATH",
+		       "use the mapping at dotted PATH as the state dict" },
+	[OPT_VALUES] = { "values", "N",
+			 "preview the first N values (default 10)" },
+};
+
+int
+cli_error(const char *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	fflush(stdout);
+	fprintf(stderr, "%s: ", PROGRAM);
+	if (where)
+		fprintf(stderr, "%s: ", where);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	return EXIT_ERROR;
+}
+
+int
+cli_fail(const char *file, const struct ckerr *err)
+{
+	return cli_error(file, "%s", err->msg[0] ? err->msg : "unknown error");
+}
+
+struct ckpt *
+cli_open(const char *file, const struct cli_args *args,
+	 struct ckpt_root *root)
+{
+	struct ckerr err = CKERR_INIT;
+	struct ckpt *ck = ckpt_open(file, &err);
+
+	if (!ck) {
+		cli_fail(file, &err);
+		return NULL;
+	}
+	if (ckpt_find_root(ck, args->set[OPT_ROOT] ? args->val[OPT_ROOT] : NULL,
+			   root, &err) < 0) {
+		cli_fail(file, &err);
+		ckpt_root_release(root);
+		ckpt_free(ck);
+		return NULL;
+	}
+	return ck;
+}
+
+static bool
+needs_quotes(const char *s)
+{
+	return !*s || strpbrk(s, " \t\n\r\v\f\"'#\\") != NULL;
+}
+
+int
+cli_add_key(struct buf *out, const char *key)
+{
+	bool q = needs_quotes(key);
+	const unsigned char *p;
+
+	if (q && buf_addch(out, '"') < 0)
+		return -1;
+	for (p = (const unsigned char *)key; *p; p++) {
+		int c = *p;
+
+		if (c < 0x20 || c == 0x7f)
+			c = '?';
+		else if (q && (c == '"' || c == '\\') && buf_addch(out, '\\') < 0)
+			return -1;
+		if (buf_addch(out, c) < 0)
+			return -1;
+	}
+	return q ? buf_addch(out, '"') : 0;
+}
+
+int
+cli_add_shape(struct buf *out, const int64_t *dims, int n)
+{
+	int i;
+
+	if (buf_addch(out, '[') < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (buf_addf(out, i ? ", %" PRId64 : "%" PRId64, dims[i]) < 0)
+			return -1;
+	return buf_addch(out, ']');
+}
+
+int
+cli_add_human(struct buf *out, uint64_t bytes)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB",
+					     "PiB", "EiB" };
+	double v = (double)bytes;
+	int u = -1;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	if (u < 0)
+		return 0;
+	return buf_addf(out, " (%.1f %s)", v, units[u]);
+}
+
+int
+cli_write(const struct buf *b)
+{
+	if (b->len && fwrite(b->data, 1, b->len, stdout) != b->len)
+		return cli_error(NULL, "cannot write output: %s",
+				 strerror(errno));
+	return EXIT_OK;
+}

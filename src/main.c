@@ -1,0 +1,203 @@
+/* main: the command table, option parsing, help and dispatch. */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "banned.h"
+
+#define O(x) (1u << (x))
+
+static const struct cli_cmd commands[] = {
+	{ "ls", "FILE", 1, 1, O(OPT_JSON) | O(OPT_ALL) | O(OPT_ROOT),
+	  "list the state dict's tensors: key, dtype, shape, bytes",
+	  "Lists the tensors of the state dict in file order, then a total\n"
+	  "line.  Reads only the pickle, never tensor bytes.",
+	  cmd_ls },
+	{ "layout", "FILE", 1, 1, O(OPT_ROOT),
+	  "print the state dict's layout file: KEY DTYPE [d0, d1, ...]",
+	  "One tensor a line, in the layout-file format other commands read.",
+	  cmd_layout },
+	{ "show", "FILE KEY", 2, 2, O(OPT_JSON) | O(OPT_ROOT) | O(OPT_VALUES),
+	  "one tensor in detail: strides, storage, sharing, statistics, values",
+	  "KEY is a key of the state dict, or a full dotted path from the top\n"
+	  "of the file (e.g. optimizer_states.0.state.0.exp_avg).  min, max,\n"
+	  "mean and std (unbiased) cover the finite values; nan and inf are\n"
+	  "counted; quantized tensors are dequantized.",
+	  cmd_show },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct cli_cmd *
+find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOMMANDS; i++)
+		if (!strcmp(commands[i].name, name))
+			return &commands[i];
+	return NULL;
+}
+
+static void
+usage_line(FILE *f, const struct cli_cmd *c)
+{
+	int i;
+
+	fprintf(f, "usage: %s %s %s", PROGRAM, c->name, c->operands);
+	for (i = 0; i < OPT__COUNT; i++) {
+		if (!(c->opts & O(i)))
+			continue;
+		if (cli_opts[i].arg)
+			fprintf(f, " [--%s %s]", cli_opts[i].name,
+				cli_opts[i].arg);
+		else
+			fprintf(f, " [--%s]", cli_opts[i].name);
+	}
+	fputc('\n', f);
+}
+
+static void
+command_help(FILE *f, const struct cli_cmd *c)
+{
+	int i;
+
+	usage_line(f, c);
+	fprintf(f, "\n%s.\n\n%s\n", c->summary, c->description);
+	if (c->opts)
+		fputs("\noptions:\n", f);
+	for (i = 0; i < OPT__COUNT; i++) {
+		char head[64];
+
+		if (!(c->opts & O(i)))
+			continue;
+		snprintf(head, sizeof(head), "--%s%s%s", cli_opts[i].name,
+			 cli_opts[i].arg ? " " : "",
+			 cli_opts[i].arg ? cli_opts[i].arg : "");
+		fprintf(f, "  %-16s %s\n", head, cli_opts[i].help);
+	}
+}
+
+static void
+general_help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: %s COMMAND [ARGS...]\n"
+		   "       %s help COMMAND | --help | --version\n\n"
+		   "Opens PyTorch checkpoints without Python and shows what is "
+		   "inside.\n\ncommands:\n", PROGRAM, PROGRAM);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f, "\nExit status: 0 success, 2 usage error or unreadable "
+		   "input.\nSee %s(1).\n", PROGRAM);
+}
+
+/* Parse a command's options from the table; returns EXIT_OK or error. */
+static int
+parse(const struct cli_cmd *c, int argc, char **argv, struct cli_args *a)
+{
+	struct option longopts[OPT__COUNT + 2];
+	int n = 0, i, ch;
+
+	memset(a, 0, sizeof(*a));
+	for (i = 0; i < OPT__COUNT; i++) {
+		if (!(c->opts & O(i)))
+			continue;
+		longopts[n].name = cli_opts[i].name;
+		longopts[n].has_arg = cli_opts[i].arg ? required_argument
+						      : no_argument;
+		longopts[n].flag = NULL;
+		longopts[n].val = 256 + i;
+		n++;
+	}
+	longopts[n].name = "help";
+	longopts[n].has_arg = no_argument;
+	longopts[n].flag = NULL;
+	longopts[n].val = 'h';
+	memset(&longopts[n + 1], 0, sizeof(longopts[0]));
+
+	optind = 1;
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+		if (ch == 'h') {
+			command_help(stdout, c);
+			return -1;
+		}
+		if (ch == '?')
+			return cli_error(c->name, "unknown option '%s' (see '%s "
+					 "help %s')", argv[optind - 1], PROGRAM,
+					 c->name);
+		if (ch == ':')
+			return cli_error(c->name, "option '%s' needs an argument",
+					 argv[optind - 1]);
+		a->set[ch - 256] = true;
+		a->val[ch - 256] = optarg;
+	}
+	for (i = optind; i < argc; i++) {
+		if (a->nops == c->max_ops)
+			return cli_error(c->name, "unexpected argument '%s' (see "
+					 "'%s help %s')", argv[i], PROGRAM,
+					 c->name);
+		a->ops[a->nops++] = argv[i];
+	}
+	if (a->nops < c->min_ops)
+		return cli_error(c->name, "missing %s (usage: %s %s %s)",
+				 a->nops ? "arguments" : c->operands, PROGRAM,
+				 c->name, c->operands);
+	return EXIT_OK;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct cli_cmd *c;
+	struct cli_args args;
+	int r;
+
+	if (argc < 2) {
+		general_help(stderr);
+		return EXIT_ERROR;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		general_help(stdout);
+		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("%s %s\n", PROGRAM, PACKAGE_VERSION);
+		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
+	}
+	if (!strcmp(argv[1], "help")) {
+		if (argc == 2) {
+			general_help(stdout);
+			return EXIT_OK;
+		}
+		c = find_command(argv[2]);
+		if (!c || argc > 3)
+			return cli_error("help", "no command '%s' (see '%s "
+					 "--help')", argv[2], PROGRAM);
+		command_help(stdout, c);
+		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
+	}
+	c = find_command(argv[1]);
+	if (!c) {
+		if (argv[1][0] == '-')
+			return cli_error(NULL, "unknown option '%s' (see '%s "
+					 "--help')", argv[1], PROGRAM);
+		return cli_error(NULL, "'%s' is not a command (the interactive "
+				 "UI is not part of this version; see '%s "
+				 "--help')", argv[1], PROGRAM);
+	}
+	r = parse(c, argc - 1, argv + 1, &args);
+	if (r < 0)
+		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
+	if (r != EXIT_OK)
+		return r;
+	r = c->exec(c, &args);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		return cli_error(NULL, "cannot write output");
+	return r;
+}
