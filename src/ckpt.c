@@ -598,6 +598,20 @@ ckpt_resolve(const struct ckpt *ck, struct pyval *from, const char *path,
 	return cur;
 }
 
+struct pyval *
+ckpt_child(const struct pyval *node, const char *name)
+{
+	struct child_iter it;
+	struct pyval *child, *found = NULL;
+
+	child_iter_init(&it, node);
+	while (!found && child_next(&it, &child) > 0)
+		if (!strcmp(it.name.data ? it.name.data : "", name))
+			found = child;
+	child_iter_release(&it);
+	return found;
+}
+
 static int
 list_add(struct ckpt_list *l, const char *key, size_t len, struct pyval *v,
 	 struct ckerr *err)

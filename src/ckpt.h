@@ -88,6 +88,9 @@ bool ckpt_is_state_dict(const struct pyval *v);
 /* Append the path component naming a dict key (str as is, int decimal). */
 int ckpt_key_name(const struct pyval *key, struct buf *out);
 
+/* The direct child of node whose path component is exactly name, or NULL. */
+struct pyval *ckpt_child(const struct pyval *node, const char *name);
+
 /*
  * Resolve a dotted path below from (NULL: the top level).  NULL with a
  * CKERR_NOTFOUND error naming the first component that does not exist.

@@ -80,7 +80,9 @@ cli_add_key(struct buf *out, const char *key)
 	for (p = (const unsigned char *)key; *p; p++) {
 		int c = *p;
 
-		if (c < 0x20 || c == 0x7f)
+		/* a tab is literal inside quotes; other controls could drive
+		 * the terminal or break the line */
+		if ((c < 0x20 && !(c == '\t' && q)) || c == 0x7f)
 			c = '?';
 		else if (q && (c == '"' || c == '\\') && buf_addch(out, '\\') < 0)
 			return -1;

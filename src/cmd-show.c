@@ -37,7 +37,10 @@ locate(struct ckpt *ck, const struct ckpt_root *root, struct shown *s)
 	struct buf path = BUF_INIT;
 	struct pyval *v;
 
-	v = ckpt_resolve(ck, root->node, s->key, &err);
+	/* an exact key first: keys may be "" or hold dots */
+	v = ckpt_child(root->node, s->key);
+	if (!v && s->key[0])
+		v = ckpt_resolve(ck, root->node, s->key, &err);
 	if (v) {
 		if (root->path[0])
 			buf_addf(&path, "%s.", root->path);

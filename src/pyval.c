@@ -52,11 +52,11 @@ node_release(struct pyval *v)
 	switch (v->kind) {
 	case PV_TUPLE:
 	case PV_LIST:
-	case PV_SET:
-	case PV_FROZENSET:
 		free(v->u.seq.items);
 		break;
 	case PV_DICT:
+	case PV_SET:
+	case PV_FROZENSET:
 		if (v->u.dict) {
 			free(v->u.dict->items);
 			free(v->u.dict->index);
@@ -211,6 +211,17 @@ pyval_int(struct pyarena *a, int64_t i)
 	return v;
 }
 
+/* Length of le[0..len) without redundant sign bytes (Python's minimal form). */
+static size_t
+bigint_minimal_len(const uint8_t *le, size_t len)
+{
+	while (len > 1 &&
+	       ((le[len - 1] == 0x00 && !(le[len - 2] & 0x80)) ||
+		(le[len - 1] == 0xff && (le[len - 2] & 0x80))))
+		len--;
+	return len;
+}
+
 struct pyval *
 pyval_bigint(struct pyarena *a, const uint8_t *le, size_t len)
 {
@@ -218,6 +229,7 @@ pyval_bigint(struct pyarena *a, const uint8_t *le, size_t len)
 
 	if (len == 0)
 		return pyval_int(a, 0);
+	len = bigint_minimal_len(le, len);
 	if (len <= 8) {
 		uint64_t u = 0;
 		size_t k;
@@ -278,7 +290,13 @@ pyval_seq(struct pyarena *a, enum pyval_kind kind)
 struct pyval *
 pyval_dict(struct pyarena *a)
 {
-	struct pyval *v = node_new(a, PV_DICT);
+	return pyval_set(a, PV_DICT);
+}
+
+struct pyval *
+pyval_set(struct pyarena *a, enum pyval_kind kind)
+{
+	struct pyval *v = node_new(a, kind);
 
 	if (!v)
 		return NULL;
@@ -422,65 +440,132 @@ mix64(uint64_t x)
 	return x;
 }
 
+/* Keyed hash of a 64-bit integer: ints, bools, integral floats, ids. */
+static uint64_t
+hash_u64(const uint64_t *key, uint64_t v)
+{
+	uint8_t b[8];
+	int i;
+
+	for (i = 0; i < 8; i++)
+		b[i] = (uint8_t)(v >> (8 * i));
+	return siphash13(key, b, sizeof(b));
+}
+
+/* Is f an integer that int64 can hold exactly? */
+static bool
+float_is_i64(double f)
+{
+	return f >= -9223372036854775808.0 && f < 9223372036854775808.0 &&
+	       f == floor(f);
+}
+
+/*
+ * The minimal two's-complement bytes of an integral double beyond int64
+ * (what a PV_BIGINT of the same value holds).  out needs 136 bytes.
+ */
+static size_t
+float_bigint_bytes(double f, uint8_t *out)
+{
+	int e, i;
+	double m = frexp(fabs(f), &e);	/* |f| = m * 2^e, m in [0.5, 1) */
+	uint64_t mant = (uint64_t)ldexp(m, 53);
+	int shift = e - 53;		/* >= 10 here: |f| >= 2^63 */
+	size_t n = (size_t)(e / 8 + 2);
+
+	memset(out, 0, n);
+	for (i = 0; i < 53; i++)
+		if (mant >> i & 1)
+			out[(i + shift) / 8] |= (uint8_t)(1u << ((i + shift) % 8));
+	if (f < 0) {
+		unsigned carry = 1;
+		size_t k;
+
+		for (k = 0; k < n; k++) {
+			unsigned x = (uint8_t)~out[k] + carry;
+
+			out[k] = (uint8_t)x;
+			carry = x >> 8;
+		}
+	}
+	return bigint_minimal_len(out, n);
+}
+
+static uint64_t
+hash_bytes(const uint64_t *key, enum pyval_kind kind, const void *p, size_t n)
+{
+	return siphash13(key, p, n) ^ mix64((uint64_t)kind);
+}
+
+/* 0: hashed; -1: unhashable; -2: nested beyond PYVAL_MAX_KEY_DEPTH. */
 static int
 hash_depth(const struct pyval *v, const uint64_t *key, uint64_t *out,
 	   int depth)
 {
+	uint8_t big[136];
 	uint64_t h;
 	size_t i;
+	int r;
 
 	if (depth > PYVAL_MAX_KEY_DEPTH)
-		return -1;
+		return -2;
 	switch (v->kind) {
 	case PV_NONE:
-		*out = 0x6e6f6e65;
+		*out = mix64(0x6e6f6e65);
 		return 0;
 	case PV_BOOL:
-		*out = mix64((uint64_t)v->u.b);
+		*out = hash_u64(key, (uint64_t)v->u.b);
 		return 0;
 	case PV_INT:
-		*out = mix64((uint64_t)v->u.i);
+		*out = hash_u64(key, (uint64_t)v->u.i);
 		return 0;
 	case PV_FLOAT:
-		if (v->u.f == floor(v->u.f) && fabs(v->u.f) < 9.2e18) {
-			*out = mix64((uint64_t)(int64_t)v->u.f);
+		if (float_is_i64(v->u.f)) {
+			*out = hash_u64(key, (uint64_t)(int64_t)v->u.f);
+		} else if (isfinite(v->u.f) && v->u.f == floor(v->u.f)) {
+			*out = hash_bytes(key, PV_BIGINT, big,
+					  float_bigint_bytes(v->u.f, big));
 		} else {
 			memcpy(&h, &v->u.f, sizeof(h));
-			*out = mix64(h);
+			*out = hash_bytes(key, PV_FLOAT, &h, sizeof(h));
 		}
 		return 0;
 	case PV_STR:
 	case PV_BYTES:
 	case PV_BIGINT:
-		*out = siphash13(key, (const uint8_t *)v->u.s.data,
-				 v->u.s.len) ^ (uint64_t)v->kind;
+		*out = hash_bytes(key, v->kind, v->u.s.data, v->u.s.len);
 		return 0;
 	case PV_TUPLE:
-	case PV_FROZENSET:
-		h = 0x7475706c65 + v->u.seq.len;
+		h = mix64(0x7475706c65 + v->u.seq.len);
 		for (i = 0; i < v->u.seq.len; i++) {
 			uint64_t eh;
 
-			if (hash_depth(v->u.seq.items[i], key, &eh, depth + 1) < 0)
-				return -1;
-			/* frozensets compare unordered: combine commutatively */
-			h = v->kind == PV_TUPLE ? mix64(h ^ eh) : h + mix64(eh);
+			r = hash_depth(v->u.seq.items[i], key, &eh, depth + 1);
+			if (r < 0)
+				return r;
+			h = mix64(h ^ eh);
 		}
 		*out = h;
 		return 0;
+	case PV_FROZENSET:
+		/* order-free: a commutative combination */
+		h = mix64(0x66726f7a656e + v->u.dict->len);
+		for (i = 0; i < v->u.dict->len; i++)
+			h += mix64(v->u.dict->items[i].hash);
+		*out = h;
+		return 0;
 	case PV_GLOBAL:
-		*out = siphash13(key,
-				 (const uint8_t *)v->u.global.module,
-				 strlen(v->u.global.module)) ^
-		       mix64(siphash13(key,
-				       (const uint8_t *)v->u.global.name,
-				       strlen(v->u.global.name)));
+		*out = hash_bytes(key, PV_GLOBAL, v->u.global.module,
+				  strlen(v->u.global.module)) ^
+		       mix64(hash_bytes(key, PV_GLOBAL, v->u.global.name,
+					strlen(v->u.global.name)));
 		return 0;
 	case PV_OBJECT:
 	case PV_PERSID:
 	case PV_STORAGE:
 	case PV_TENSOR:
-		*out = mix64(v->id);	/* identity, as object.__hash__ */
+		/* identity, as object.__hash__ */
+		*out = hash_u64(key, v->id) ^ mix64((uint64_t)v->kind);
 		return 0;
 	case PV_LIST:
 	case PV_DICT:
@@ -494,21 +579,52 @@ hash_depth(const struct pyval *v, const uint64_t *key, uint64_t *out,
 int
 pyval_hash(const struct pyval *v, const uint64_t key[2], uint64_t *out)
 {
-	return hash_depth(v, key, out, 0);
+	return hash_depth(v, key, out, 0) < 0 ? -1 : 0;
 }
 
 static bool
 is_number(const struct pyval *v)
 {
-	return v->kind == PV_BOOL || v->kind == PV_INT || v->kind == PV_FLOAT;
+	return v->kind == PV_BOOL || v->kind == PV_INT || v->kind == PV_FLOAT ||
+	       v->kind == PV_BIGINT;
 }
 
-static double
-number_as_double(const struct pyval *v)
+/* Python's == between two numbers, exactly (no rounding through double). */
+static bool
+number_equal(const struct pyval *a, const struct pyval *b)
 {
-	return v->kind == PV_FLOAT ? v->u.f :
-	       v->kind == PV_INT ? (double)v->u.i : (double)v->u.b;
+	uint8_t big[136];
+	size_t n;
+
+	if (a->kind == PV_FLOAT && b->kind != PV_FLOAT) {
+		const struct pyval *t = a;
+
+		a = b;
+		b = t;
+	}
+	/* now b is the float, if either is */
+	if (b->kind == PV_FLOAT) {
+		if (a->kind == PV_FLOAT)
+			return a->u.f == b->u.f;
+		if (a->kind == PV_BIGINT) {
+			if (!isfinite(b->u.f) || b->u.f != floor(b->u.f) ||
+			    float_is_i64(b->u.f))
+				return false;
+			n = float_bigint_bytes(b->u.f, big);
+			return n == a->u.s.len && !memcmp(big, a->u.s.data, n);
+		}
+		return float_is_i64(b->u.f) &&
+		       (int64_t)b->u.f == (a->kind == PV_INT ? a->u.i : a->u.b);
+	}
+	if (a->kind == PV_BIGINT || b->kind == PV_BIGINT)
+		return a->kind == b->kind && a->u.s.len == b->u.s.len &&
+		       !memcmp(a->u.s.data, b->u.s.data, a->u.s.len);
+	return (a->kind == PV_INT ? a->u.i : a->u.b) ==
+	       (b->kind == PV_INT ? b->u.i : b->u.b);
 }
+
+static ptrdiff_t dict_lookup(const struct pv_dict *d, const struct pyval *key,
+			     uint64_t h);
 
 static bool
 equal_depth(const struct pyval *a, const struct pyval *b, int depth)
@@ -519,15 +635,8 @@ equal_depth(const struct pyval *a, const struct pyval *b, int depth)
 		return true;
 	if (depth > PYVAL_MAX_KEY_DEPTH)
 		return false;
-	if (is_number(a) && is_number(b)) {
-		if (a->kind != PV_FLOAT && b->kind != PV_FLOAT) {
-			int64_t x = a->kind == PV_INT ? a->u.i : a->u.b;
-			int64_t y = b->kind == PV_INT ? b->u.i : b->u.b;
-
-			return x == y;
-		}
-		return number_as_double(a) == number_as_double(b);
-	}
+	if (is_number(a) && is_number(b))
+		return number_equal(a, b);
 	if (a->kind != b->kind)
 		return false;
 	switch (a->kind) {
@@ -535,17 +644,28 @@ equal_depth(const struct pyval *a, const struct pyval *b, int depth)
 		return true;
 	case PV_STR:
 	case PV_BYTES:
-	case PV_BIGINT:
 		return a->u.s.len == b->u.s.len &&
 		       !memcmp(a->u.s.data, b->u.s.data, a->u.s.len);
 	case PV_TUPLE:
-	case PV_FROZENSET:
 		if (a->u.seq.len != b->u.seq.len)
 			return false;
 		for (i = 0; i < a->u.seq.len; i++)
 			if (!equal_depth(a->u.seq.items[i], b->u.seq.items[i],
 					 depth + 1))
 				return false;
+		return true;
+	case PV_FROZENSET:
+		if (a->u.dict->len != b->u.dict->len)
+			return false;
+		for (i = 0; i < a->u.dict->len; i++) {
+			const struct pv_item *it = &a->u.dict->items[i];
+			uint64_t h;
+
+			/* b may hash with another seed: rehash */
+			if (hash_depth(it->key, b->u.dict->seed, &h, depth + 1) < 0 ||
+			    dict_lookup(b->u.dict, it->key, h) < 0)
+				return false;
+		}
 		return true;
 	case PV_GLOBAL:
 		return !strcmp(a->u.global.module, b->u.global.module) &&
@@ -611,6 +731,13 @@ dict_lookup(const struct pv_dict *d, const struct pyval *key, uint64_t h)
 }
 
 int
+pyval_set_add(struct pyval *set, struct pyval *item, struct ckerr *err)
+{
+	/* an equal element keeps its place and identity, as in Python */
+	return pyval_dict_set(set, item, NULL, err);
+}
+
+int
 pyval_dict_set(struct pyval *dv, struct pyval *key, struct pyval *value,
 	       struct ckerr *err)
 {
@@ -618,9 +745,17 @@ pyval_dict_set(struct pyval *dv, struct pyval *key, struct pyval *value,
 	ptrdiff_t at;
 	uint64_t h;
 
-	if (pyval_hash(key, d->seed, &h) < 0)
-		return ckerr_set(err, CKERR_FORMAT, "unhashable dict key (%s)",
+	switch (hash_depth(key, d->seed, &h, 0)) {
+	case -1:
+		return ckerr_set(err, CKERR_FORMAT, "unhashable %s (%s)",
+				 dv->kind == PV_DICT ? "dict key" : "set item",
 				 pyval_kind_name(key->kind));
+	case -2:
+		return ckerr_set(err, CKERR_LIMIT, "key nested more than %d "
+				 "deep", PYVAL_MAX_KEY_DEPTH);
+	default:
+		break;
+	}
 	at = dict_lookup(d, key, h);
 	if (at >= 0) {
 		d->items[at].value = value;
@@ -657,15 +792,23 @@ pyval_dict_set(struct pyval *dv, struct pyval *key, struct pyval *value,
 	return 0;
 }
 
+ptrdiff_t
+pyval_dict_find(const struct pyval *dv, const struct pyval *key)
+{
+	uint64_t h;
+
+	if ((dv->kind != PV_DICT && dv->kind != PV_SET &&
+	     dv->kind != PV_FROZENSET) ||
+	    pyval_hash(key, dv->u.dict->seed, &h) < 0)
+		return -1;
+	return dict_lookup(dv->u.dict, key, h);
+}
+
 struct pyval *
 pyval_dict_get(const struct pyval *dv, const struct pyval *key)
 {
-	ptrdiff_t at;
-	uint64_t h;
+	ptrdiff_t at = pyval_dict_find(dv, key);
 
-	if (dv->kind != PV_DICT || pyval_hash(key, dv->u.dict->seed, &h) < 0)
-		return NULL;
-	at = dict_lookup(dv->u.dict, key, h);
 	return at < 0 ? NULL : dv->u.dict->items[at].value;
 }
 
@@ -681,8 +824,7 @@ pyval_dict_find_str(const struct pyval *dv, const char *key, size_t len)
 	probe.u.s.data = key;
 	probe.u.s.len = len;
 	return dict_lookup(dv->u.dict, &probe,
-			   siphash13(dv->u.dict->seed, (const uint8_t *)key,
-				     len) ^ (uint64_t)PV_STR);
+			   hash_bytes(dv->u.dict->seed, PV_STR, key, len));
 }
 
 struct pyval *

@@ -141,11 +141,11 @@ struct pyval {
 			const char *data;	/* NUL-terminated copy */
 			size_t len;
 		} s;
-		struct {		/* TUPLE LIST SET FROZENSET */
+		struct {		/* TUPLE LIST */
 			struct pyval **items;
 			size_t len, alloc;
 		} seq;
-		struct pv_dict *dict;
+		struct pv_dict *dict;	/* DICT; SET and FROZENSET (values NULL) */
 		struct {
 			const char *module;
 			const char *name;
@@ -185,15 +185,23 @@ void *pyarena_alloc(struct pyarena *a, size_t len);
 struct pyval *pyval_none(struct pyarena *a);
 struct pyval *pyval_bool(struct pyarena *a, bool b);
 struct pyval *pyval_int(struct pyarena *a, int64_t i);
-/* Two's-complement LE bytes; normalised to PV_INT when they fit. */
+/*
+ * Two's-complement LE bytes, normalised as Python would store the value:
+ * redundant sign bytes dropped, and a PV_INT when it fits 64 bits.
+ */
 struct pyval *pyval_bigint(struct pyarena *a, const uint8_t *le, size_t len);
 struct pyval *pyval_float(struct pyarena *a, double f);
 struct pyval *pyval_str(struct pyarena *a, const char *s, size_t len);
 struct pyval *pyval_bytes(struct pyarena *a, enum pyval_kind kind,
 			  const char *s, size_t len);
-/* An empty TUPLE, LIST, SET or FROZENSET. */
+/* An empty TUPLE or LIST. */
 struct pyval *pyval_seq(struct pyarena *a, enum pyval_kind kind);
 struct pyval *pyval_dict(struct pyarena *a);
+/*
+ * An empty SET or FROZENSET: a pv_dict whose keys are the elements (values
+ * NULL), so elements are unique and hashable as in Python.
+ */
+struct pyval *pyval_set(struct pyarena *a, enum pyval_kind kind);
 struct pyval *pyval_global(struct pyarena *a, const char *module,
 			   size_t mlen, const char *name, size_t nlen);
 struct pyval *pyval_object(struct pyarena *a, enum pv_how how,
@@ -203,8 +211,11 @@ struct pyval *pyval_persid(struct pyarena *a, struct pyval *pid);
 struct pyval *pyval_storage(struct pyarena *a);
 struct pyval *pyval_tensor(struct pyarena *a);
 
-/* Append to a TUPLE/LIST/SET/FROZENSET. */
+/* Append to a TUPLE or LIST. */
 int pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err);
+
+/* Add to a SET/FROZENSET: a no-op when an equal element is present. */
+int pyval_set_add(struct pyval *set, struct pyval *item, struct ckerr *err);
 
 /*
  * Python's d[key] = value: a new key goes last; an existing key keeps its
@@ -214,8 +225,10 @@ int pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err);
 int pyval_dict_set(struct pyval *d, struct pyval *key, struct pyval *value,
 		   struct ckerr *err);
 
-/* Look up a key; NULL when absent (or unhashable). */
+/* Look up a key (in a dict or set); NULL when absent (or unhashable). */
 struct pyval *pyval_dict_get(const struct pyval *d, const struct pyval *key);
+/* Index of a key in the item array of a dict or set, or -1. */
+ptrdiff_t pyval_dict_find(const struct pyval *d, const struct pyval *key);
 /* Look up a str key. */
 struct pyval *pyval_dict_get_str(const struct pyval *d, const char *key,
 				 size_t len);

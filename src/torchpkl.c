@@ -93,6 +93,13 @@ load_storage(void *ctx, struct pyarena *a, struct pyval *pid,
 		ckerr_set(err, CKERR_FORMAT, "malformed storage persistent id");
 		return NULL;
 	}
+	/* the key names a record: a NUL would make two keys one record */
+	if (memchr(key->u.s.data, '\0', key->u.s.len) ||
+	    memchr(f[3]->u.s.data, '\0', f[3]->u.s.len)) {
+		ckerr_set(err, CKERR_FORMAT, "storage key or location holds a "
+			  "NUL byte");
+		return NULL;
+	}
 	node = pyval_dict_get(t->by_key, key);
 	if (node)	/* torch caches by key: the first type wins */
 		return node;

@@ -5,6 +5,7 @@
 #include <locale.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "buf.h"
 #include "pickleops.h"
@@ -199,76 +200,93 @@ read_line(struct up *u, const uint8_t **p, size_t *len)
 	return 0;
 }
 
-/* A decimal integer (optionally signed) that fits 64 bits. */
 static int
-parse_i64(const uint8_t *p, size_t len, int64_t *out)
+hexval(uint8_t c)
 {
-	uint64_t v = 0, limit;
-	int neg = 0;
-	size_t i = 0;
-
-	if (len && (p[0] == '-' || p[0] == '+')) {
-		neg = p[0] == '-';
-		i = 1;
-	}
-	if (i == len)
-		return -1;
-	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
-	for (; i < len; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return -1;
-		if (v > (limit - (uint64_t)(p[i] - '0')) / 10)
-			return -1;
-		v = v * 10 + (uint64_t)(p[i] - '0');
-	}
-	*out = neg ? (int64_t)(0 - v) : (int64_t)v;
-	return 0;
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
 }
 
 /*
- * A decimal integer of any size, as two's-complement little-endian bytes
- * (what LONG1 holds), so protocol-0 longs become the same node.
+ * Python's int(text, 0), as load_int and load_long use it: optional blanks
+ * and sign, a 0x/0o/0b prefix or a decimal without leading zeros, single
+ * underscores between digits.  At most UNPICKLE_MAX_DIGITS digits, like
+ * Python 3.11's int_max_str_digits (the conversion is quadratic).  Returns
+ * a PV_INT or PV_BIGINT node, or NULL with err set.
  */
+#define UNPICKLE_MAX_DIGITS 4300
+
 static struct pyval *
-decimal_bigint(struct up *u, const uint8_t *p, size_t len)
+parse_pyint(struct up *u, const uint8_t *p, size_t len)
 {
+	unsigned base = 10, carry;
+	size_t i = 0, ndig = 0, nbytes, k;
 	uint8_t *mag;
-	size_t nbytes, i, k;
-	int neg = 0;
+	int neg = 0, prev_digit = 0;
 	struct pyval *v;
 
-	if (len && (p[0] == '-' || p[0] == '+')) {
-		neg = p[0] == '-';
-		p++;
+	while (len && (p[len - 1] == ' ' || p[len - 1] == '\t' ||
+		       p[len - 1] == '\r'))
 		len--;
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	if (i < len && (p[i] == '-' || p[i] == '+'))
+		neg = p[i++] == '-';
+	if (i + 1 < len && p[i] == '0' && strchr("xXoObB", p[i + 1]) &&
+	    p[i + 1]) {
+		base = strchr("xX", p[i + 1]) ? 16 : strchr("oO", p[i + 1]) ? 8 : 2;
+		i += 2;
+		prev_digit = 1;	/* "0x_1" is valid */
+	} else if (i + 1 < len && p[i] == '0') {
+		size_t j;
+
+		for (j = i; j < len; j++)	/* only zeros may lead */
+			if (p[j] != '0' && p[j] != '_')
+				goto bad;
 	}
-	if (!len)
+	for (k = i; k < len; k++) {
+		int d = hexval(p[k]);
+
+		if (p[k] == '_' && prev_digit && k + 1 < len && p[k + 1] != '_') {
+			prev_digit = 0;
+			continue;
+		}
+		if (d < 0 || (unsigned)d >= base)
+			goto bad;
+		prev_digit = 1;
+		ndig++;
+	}
+	if (ndig == 0 || !prev_digit)
 		goto bad;
-	/* 10^len < 256^(len/2 + 2): enough room, plus a sign byte. */
-	nbytes = len / 2 + 3;
+	if (ndig > UNPICKLE_MAX_DIGITS) {
+		ckerr_set(u->err, CKERR_LIMIT, "integer of %zu digits (limit %d)",
+			  ndig, UNPICKLE_MAX_DIGITS);
+		return NULL;
+	}
+	nbytes = ndig / 2 + 3;	/* base^ndig < 256^(ndig/2 + 2), plus sign */
 	mag = calloc(nbytes, 1);
 	if (!mag) {
 		ckerr_nomem(u->err);
 		return NULL;
 	}
-	for (i = 0; i < len; i++) {
-		unsigned carry;
-
-		if (p[i] < '0' || p[i] > '9') {
-			free(mag);
-			goto bad;
-		}
-		carry = p[i] - '0';
+	for (; i < len; i++) {
+		if (p[i] == '_')
+			continue;
+		carry = (unsigned)hexval(p[i]);
 		for (k = 0; k < nbytes; k++) {
-			unsigned x = mag[k] * 10u + carry;
+			unsigned x = mag[k] * base + carry;
 
 			mag[k] = (uint8_t)x;
 			carry = x >> 8;
 		}
 	}
 	if (neg) {
-		unsigned carry = 1;
-
+		carry = 1;
 		for (k = 0; k < nbytes; k++) {
 			unsigned x = (uint8_t)~mag[k] + carry;
 
@@ -276,11 +294,6 @@ decimal_bigint(struct up *u, const uint8_t *p, size_t len)
 			carry = x >> 8;
 		}
 	}
-	/* Trim redundant sign bytes, as Python's encoder would. */
-	while (nbytes > 1 &&
-	       ((mag[nbytes - 1] == 0 && !(mag[nbytes - 2] & 0x80)) ||
-		(mag[nbytes - 1] == 0xff && (mag[nbytes - 2] & 0x80))))
-		nbytes--;
 	v = pyval_bigint(u->a, mag, nbytes);
 	free(mag);
 	if (!v)
@@ -289,6 +302,24 @@ decimal_bigint(struct up *u, const uint8_t *p, size_t len)
 bad:
 	fail(u, CKERR_FORMAT, "malformed integer");
 	return NULL;
+}
+
+/* A memo index written in decimal (PUT, GET). */
+static int
+parse_index(const uint8_t *p, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0 || len > 19)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (uint64_t)(p[i] - '0');
+	}
+	*out = v;
+	return 0;
 }
 
 static int
@@ -319,25 +350,13 @@ utf8_put(struct buf *b, uint32_t cp)
 	return buf_add(b, s, n);
 }
 
-static int
-hexval(uint8_t c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* STRING: a quoted Python 2 repr; decode it like codecs.escape_decode. */
 static int
 op_string(struct up *u)
 {
 	static const char simple[] = "\\\\''\"\"a\ab\bf\fn\nr\rt\tv\v";
 	const uint8_t *p;
-	size_t len, i;
+	size_t len, i, end;
 	struct buf b = BUF_INIT;
 	int r;
 
@@ -345,39 +364,45 @@ op_string(struct up *u)
 		return -1;
 	if (len < 2 || (p[0] != '"' && p[0] != '\'') || p[len - 1] != p[0])
 		return fail(u, CKERR_FORMAT, "the STRING opcode argument must be quoted");
-	for (i = 1; i + 1 < len; i++) {
+	end = len - 1;
+	for (i = 1; i < end; i++) {
 		uint8_t c = p[i];
 		const char *e;
+		int out;
 
-		if (c != '\\' || i + 2 >= len) {
-			if (buf_addch(&b, c) < 0)
-				goto nomem;
-			continue;
-		}
-		c = p[++i];
-		e = c ? memchr(simple, c, sizeof(simple) - 1) : NULL;
-		if (e && (e - simple) % 2 == 0) {
-			if (buf_addch(&b, e[1]) < 0)
-				goto nomem;
-		} else if (c == 'x' && i + 2 < len - 1 && hexval(p[i + 1]) >= 0 &&
-			   hexval(p[i + 2]) >= 0) {
-			if (buf_addch(&b, hexval(p[i + 1]) * 16 +
-					      hexval(p[i + 2])) < 0)
-				goto nomem;
+		if (c != '\\') {
+			out = c;
+		} else if (++i == end) {
+			buf_release(&b);
+			return fail(u, CKERR_FORMAT, "trailing \\ in STRING");
+		} else if ((c = p[i]) != 0 &&
+			   (e = memchr(simple, c, sizeof(simple) - 1)) != NULL &&
+			   (e - simple) % 2 == 0) {
+			out = e[1];
+		} else if (c == 'x') {
+			if (i + 2 >= end || hexval(p[i + 1]) < 0 ||
+			    hexval(p[i + 2]) < 0) {
+				buf_release(&b);
+				return fail(u, CKERR_FORMAT, "invalid \\x escape "
+					    "in STRING");
+			}
+			out = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
 			i += 2;
 		} else if (c >= '0' && c <= '7') {
 			unsigned v = c - '0', k;
 
-			for (k = 0; k < 2 && i + 1 < len - 1 && p[i + 1] >= '0' &&
+			for (k = 0; k < 2 && i + 1 < end && p[i + 1] >= '0' &&
 				    p[i + 1] <= '7'; k++)
 				v = v * 8 + (p[++i] - '0');
-			if (buf_addch(&b, (int)(v & 0xff)) < 0)
-				goto nomem;
+			out = (int)(v & 0xff);
 		} else {
 			/* unknown escapes stay as written */
-			if (buf_addch(&b, '\\') < 0 || buf_addch(&b, c) < 0)
+			if (buf_addch(&b, '\\') < 0)
 				goto nomem;
+			out = c;
 		}
+		if (buf_addch(&b, out) < 0)
+			goto nomem;
 	}
 	r = push(u, pyval_str(u->a, b.data ? b.data : "", b.len));
 	buf_release(&b);
@@ -387,42 +412,60 @@ nomem:
 	return ckerr_nomem(u->err);
 }
 
-/* UNICODE: raw-unicode-escape (\uXXXX, \UXXXXXXXX; other bytes latin-1). */
+/*
+ * UNICODE: raw-unicode-escape.  Only \uXXXX and \UXXXXXXXX are escapes,
+ * and only after an odd run of backslashes; other bytes are latin-1.
+ */
 static int
 op_unicode(struct up *u)
 {
 	const uint8_t *p;
-	size_t len, i;
+	size_t len, i = 0, run, k;
 	struct buf b = BUF_INIT;
 	int r;
 
 	if (read_line(u, &p, &len) < 0)
 		return -1;
-	for (i = 0; i < len; i++) {
+	while (i < len) {
 		uint32_t cp = p[i];
 
-		if (p[i] == '\\' && i + 1 < len && (p[i + 1] == 'u' ||
-						    p[i + 1] == 'U')) {
-			size_t nd = p[i + 1] == 'u' ? 4 : 8, k;
+		if (p[i] == '\\') {
+			for (run = 0; i + run < len && p[i + run] == '\\'; run++)
+				;
+			if (run % 2 && i + run < len &&
+			    (p[i + run] == 'u' || p[i + run] == 'U')) {
+				size_t nd = p[i + run] == 'u' ? 4 : 8;
+				size_t at = i + run + 1;
 
-			if (i + 2 + nd > len)
-				goto bad;
-			cp = 0;
-			for (k = 0; k < nd; k++) {
-				int h = hexval(p[i + 2 + k]);
-
-				if (h < 0)
+				for (k = 0; k + 1 < run; k++)
+					if (buf_addch(&b, '\\') < 0)
+						goto nomem;
+				if (at + nd > len)
 					goto bad;
-				cp = cp << 4 | (uint32_t)h;
+				cp = 0;
+				for (k = 0; k < nd; k++) {
+					int h = hexval(p[at + k]);
+
+					if (h < 0)
+						goto bad;
+					cp = cp << 4 | (uint32_t)h;
+				}
+				if (cp > 0x10ffff)
+					goto bad;
+				if (utf8_put(&b, cp) < 0)
+					goto nomem;
+				i = at + nd;
+				continue;
 			}
-			if (cp > 0x10ffff)
-				goto bad;
-			i += 1 + nd;
+			for (k = 0; k < run; k++)
+				if (buf_addch(&b, '\\') < 0)
+					goto nomem;
+			i += run;
+			continue;
 		}
-		if (utf8_put(&b, cp) < 0) {
-			buf_release(&b);
-			return ckerr_nomem(u->err);
-		}
+		if (utf8_put(&b, cp) < 0)
+			goto nomem;
+		i++;
 	}
 	r = push(u, pyval_str(u->a, b.data ? b.data : "", b.len));
 	buf_release(&b);
@@ -430,6 +473,9 @@ op_unicode(struct up *u)
 bad:
 	buf_release(&b);
 	return fail(u, CKERR_FORMAT, "malformed \\u escape in UNICODE");
+nomem:
+	buf_release(&b);
+	return ckerr_nomem(u->err);
 }
 
 /* A length-prefixed string-like argument of width bytes (1, 4 or 8). */
@@ -504,6 +550,9 @@ latin1_from_utf8(const struct pyval *s, struct buf *out)
 	return 0;
 }
 
+static struct pyval *set_from(struct up *u, enum pyval_kind kind,
+			      struct pyval **items, size_t n);
+
 /* The builtins we understand as values rather than opaque calls. */
 static int
 builtin_reduce(struct up *u, struct pyval *callable, struct pyval *args,
@@ -557,9 +606,19 @@ builtin_reduce(struct up *u, struct pyval *callable, struct pyval *args,
 		enum pyval_kind k = callable->u.global.name[0] == 's' ?
 				    PV_SET : PV_FROZENSET;
 
-		*out = nargs ? seq_from(u, k, av[0]->u.seq.items,
-					av[0]->u.seq.len)
-			     : pyval_seq(u->a, k);
+		*out = set_from(u, k, nargs ? av[0]->u.seq.items : NULL,
+				nargs ? av[0]->u.seq.len : 0);
+		return *out ? 1 : -1;
+	}
+	/* protocol 2 on Python 3: b'' is bytes(), bytearray(b) wraps bytes */
+	if ((pyval_is_global(callable, "builtins", "bytes") ||
+	     pyval_is_global(callable, "builtins", "bytearray")) &&
+	    (nargs == 0 || (nargs == 1 && av[0]->kind == PV_BYTES))) {
+		enum pyval_kind k = callable->u.global.name[4] == 'a' ?
+				    PV_BYTEARRAY : PV_BYTES;
+
+		*out = pyval_bytes(u->a, k, nargs ? av[0]->u.s.data : "",
+				   nargs ? av[0]->u.s.len : 0);
 		return *out ? 1 : ckerr_nomem(u->err);
 	}
 	return 0;
@@ -580,7 +639,7 @@ do_reduce(struct up *u, enum pv_how how, struct pyval *callable,
 		r = u->hooks->reduce(u->hooks->ctx, u->a, how, callable, args,
 				     &out, u->err);
 		if (r < 0)
-			return -1;
+			return ckerr_isset(u->err) ? -1 : ckerr_nomem(u->err);
 		if (r > 0)
 			return push(u, out);
 	}
@@ -611,19 +670,38 @@ persistent_load(struct up *u, struct pyval *pid)
 	return push(u, pyval_persid(u->a, pid));
 }
 
-/* Merge BUILD state into an existing slot, as __dict__.update would. */
+/* Copy the items of dict src into dict dst. */
 static int
-build_into(struct up *u, struct pyval **slot, struct pyval *state)
+dict_update(struct up *u, struct pyval *dst, const struct pyval *src)
 {
 	size_t i;
 
-	if (*slot && (*slot)->kind == PV_DICT && state->kind == PV_DICT) {
-		struct pv_dict *d = state->u.dict;
+	for (i = 0; i < src->u.dict->len; i++)
+		if (pyval_dict_set(dst, src->u.dict->items[i].key,
+				   src->u.dict->items[i].value, u->err) < 0)
+			return -1;
+	return 0;
+}
 
-		for (i = 0; i < d->len; i++)
-			if (pyval_dict_set(*slot, d->items[i].key,
-					   d->items[i].value, u->err) < 0)
-				return -1;
+/*
+ * Record BUILD state.  The first BUILD keeps the state object itself (its
+ * identity matters when the writer re-pickles it); a second one merges, as
+ * __dict__.update would, into a fresh dict, never into the first state,
+ * which may be shared through the memo.
+ */
+static int
+build_into(struct up *u, struct pyval **slot, struct pyval *state)
+{
+	struct pyval *merged;
+
+	if (*slot && (*slot)->kind == PV_DICT && state->kind == PV_DICT) {
+		merged = pyval_dict(u->a);
+		if (!merged)
+			return ckerr_nomem(u->err);
+		if (dict_update(u, merged, *slot) < 0 ||
+		    dict_update(u, merged, state) < 0)
+			return -1;
+		*slot = merged;
 		return 0;
 	}
 	*slot = state;
@@ -637,15 +715,13 @@ op_build(struct up *u)
 
 	if (pop(u, &state) < 0 || top(u, &inst) < 0)
 		return -1;
-	switch (inst->kind) {
-	case PV_DICT:
+	/* a plain dict has no __dict__ for BUILD; dict subclasses do */
+	if (inst->kind == PV_DICT && inst->u.dict->cls)
 		return build_into(u, &inst->u.dict->state, state);
-	case PV_OBJECT:
+	if (inst->kind == PV_OBJECT)
 		return build_into(u, &inst->u.obj->state, state);
-	default:
-		return ckerr_set(u->err, CKERR_FORMAT, "cannot BUILD a %s",
-				 pyval_kind_name(inst->kind));
-	}
+	return ckerr_set(u->err, CKERR_FORMAT, "cannot BUILD a value of type %s",
+			 pyval_kind_name(inst->kind));
 }
 
 /* The items dict of a dict-like target of SETITEM(S). */
@@ -661,24 +737,24 @@ mapping_target(struct up *u, struct pyval *target)
 			ckerr_nomem(u->err);
 		return target->u.obj->items;
 	}
-	ckerr_set(u->err, CKERR_FORMAT, "cannot set items on a %s",
-		  pyval_kind_name(target->kind));
+	ckerr_set(u->err, CKERR_FORMAT, "cannot set items on a value of type "
+		  "%s", pyval_kind_name(target->kind));
 	return NULL;
 }
 
 static struct pyval *
-list_target(struct up *u, struct pyval *target, enum pyval_kind want)
+list_target(struct up *u, struct pyval *target)
 {
-	if (target->kind == want)
+	if (target->kind == PV_LIST)
 		return target;
-	if (target->kind == PV_OBJECT && want == PV_LIST) {
+	if (target->kind == PV_OBJECT) {
 		if (!target->u.obj->listitems)
 			target->u.obj->listitems = pyval_seq(u->a, PV_LIST);
 		if (!target->u.obj->listitems)
 			ckerr_nomem(u->err);
 		return target->u.obj->listitems;
 	}
-	ckerr_set(u->err, CKERR_FORMAT, "cannot add items to a %s",
+	ckerr_set(u->err, CKERR_FORMAT, "cannot append to a value of type %s",
 		  pyval_kind_name(target->kind));
 	return NULL;
 }
@@ -697,6 +773,30 @@ set_pairs(struct up *u, struct pyval *d, struct pyval **items, size_t n)
 }
 
 static int
+add_all(struct up *u, struct pyval *set, struct pyval **items, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (pyval_set_add(set, items[i], u->err) < 0)
+			return -1;
+	return 0;
+}
+
+/* A SET or FROZENSET of items (duplicates dropped, unhashables refused). */
+static struct pyval *
+set_from(struct up *u, enum pyval_kind kind, struct pyval **items, size_t n)
+{
+	struct pyval *s = pyval_set(u->a, kind);
+
+	if (!s) {
+		ckerr_nomem(u->err);
+		return NULL;
+	}
+	return add_all(u, s, items, n) < 0 ? NULL : s;
+}
+
+static int
 append_all(struct up *u, struct pyval *seq, struct pyval **items, size_t n)
 {
 	size_t i;
@@ -705,6 +805,38 @@ append_all(struct up *u, struct pyval *seq, struct pyval **items, size_t n)
 		if (pyval_seq_append(seq, items[i], u->err) < 0)
 			return -1;
 	return 0;
+}
+
+/* What Python's float() accepts: no hex floats, no "nan(...)". */
+static int
+python_float_syntax(const char *s)
+{
+	static const char *const words[] = { "inf", "infinity", "nan" };
+	int digits = 0;
+	size_t i;
+
+	if (*s == '+' || *s == '-')
+		s++;
+	for (i = 0; i < sizeof(words) / sizeof(words[0]); i++)
+		if (!strcasecmp(s, words[i]))
+			return 1;
+	for (; (*s >= '0' && *s <= '9') || *s == '_'; s++)
+		digits += *s != '_';
+	if (*s == '.')
+		for (s++; (*s >= '0' && *s <= '9') || *s == '_'; s++)
+			digits += *s != '_';
+	if (!digits)
+		return 0;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (!(*s >= '0' && *s <= '9'))
+			return 0;
+		while ((*s >= '0' && *s <= '9') || *s == '_')
+			s++;
+	}
+	return *s == '\0';
 }
 
 static int
@@ -722,6 +854,11 @@ op_float_text(struct up *u)
 		return fail(u, CKERR_FORMAT, "malformed float");
 	memcpy(tmp, p, len);
 	tmp[len] = '\0';
+	if (!python_float_syntax(tmp))
+		return fail(u, CKERR_FORMAT, "malformed float");
+	for (end = tmp; *end; end++)	/* strtod does not know "1_000.5" */
+		if (*end == '_')
+			memmove(end, end + 1, strlen(end));
 	/* Pickles always use '.', whatever the user's locale says. */
 	c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
 	if (!c)
@@ -739,7 +876,6 @@ op_int_text(struct up *u, int is_long)
 {
 	const uint8_t *p;
 	size_t len;
-	int64_t v;
 
 	if (read_line(u, &p, &len) < 0)
 		return -1;
@@ -747,9 +883,7 @@ op_int_text(struct up *u, int is_long)
 		len--;
 	if (!is_long && len == 2 && p[0] == '0' && (p[1] == '0' || p[1] == '1'))
 		return push(u, pyval_bool(u->a, p[1] == '1'));
-	if (parse_i64(p, len, &v) == 0)
-		return push(u, pyval_int(u->a, v));
-	return push(u, decimal_bigint(u, p, len));
+	return push(u, parse_pyint(u, p, len));
 }
 
 static int
@@ -768,13 +902,11 @@ text_index(struct up *u, uint64_t *out)
 {
 	const uint8_t *p;
 	size_t len;
-	int64_t v;
 
 	if (read_line(u, &p, &len) < 0)
 		return -1;
-	if (parse_i64(p, len, &v) < 0 || v < 0)
+	if (parse_index(p, len, out) < 0)
 		return fail(u, CKERR_FORMAT, "malformed memo index");
-	*out = (uint64_t)v;
 	return 0;
 }
 
@@ -871,7 +1003,7 @@ step(struct up *u, uint8_t op, struct pyval **result, int *done)
 	case OP_EMPTY_LIST:
 		return push(u, pyval_seq(u->a, PV_LIST));
 	case OP_EMPTY_SET:
-		return push(u, pyval_seq(u->a, PV_SET));
+		return push(u, pyval_set(u->a, PV_SET));
 	case OP_EMPTY_DICT:
 		return push(u, pyval_dict(u->a));
 	case OP_TUPLE:
@@ -879,7 +1011,10 @@ step(struct up *u, uint8_t op, struct pyval **result, int *done)
 	case OP_LIST:
 		return push_seq_from_mark(u, PV_LIST);
 	case OP_FROZENSET:
-		return push_seq_from_mark(u, PV_FROZENSET);
+		if (pop_mark(u, &items, &n) < 0)
+			return -1;
+		a = set_from(u, PV_FROZENSET, items, n);
+		return a ? push(u, a) : -1;
 	case OP_TUPLE1:
 		return push_tuple_n(u, 1);
 	case OP_TUPLE2:
@@ -899,18 +1034,21 @@ step(struct up *u, uint8_t op, struct pyval **result, int *done)
 	case OP_APPEND:
 		if (pop(u, &b) < 0 || top(u, &a) < 0)
 			return -1;
-		a = list_target(u, a, PV_LIST);
+		a = list_target(u, a);
 		return a ? pyval_seq_append(a, b, u->err) : -1;
 	case OP_APPENDS:
 		if (pop_mark(u, &items, &n) < 0 || top(u, &a) < 0)
 			return -1;
-		a = list_target(u, a, PV_LIST);
+		a = list_target(u, a);
 		return a ? append_all(u, a, items, n) : -1;
 	case OP_ADDITEMS:
 		if (pop_mark(u, &items, &n) < 0 || top(u, &a) < 0)
 			return -1;
-		a = list_target(u, a, PV_SET);
-		return a ? append_all(u, a, items, n) : -1;
+		if (a->kind != PV_SET)
+			return ckerr_set(u->err, CKERR_FORMAT, "cannot add items "
+					 "to a value of type %s",
+					 pyval_kind_name(a->kind));
+		return add_all(u, a, items, n);
 	case OP_SETITEM:
 		if (pop(u, &c) < 0 || pop(u, &b) < 0 || top(u, &a) < 0)
 			return -1;
@@ -1055,6 +1193,13 @@ unpickle(struct pyarena *a, const uint8_t *data, size_t len,
 	u->hooks = hooks;
 	u->err = err;
 	u->memo_max = len;
+	u->salloc = 64;
+	u->stack = malloc(u->salloc * sizeof(*u->stack));
+	if (!u->stack) {
+		free(u);
+		ckerr_nomem(err);
+		return NULL;
+	}
 	rd_init(&u->r, data, len);
 	while (!done) {
 		size_t at = rd_pos(&u->r);
