@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tensor.h"
@@ -100,99 +101,6 @@ dequantize(int64_t q, double scale, int64_t zp)
 	return (float)((double)d * scale);
 }
 
-/*
- * Decode storage element idx (in elements of t->dtype; for the packed
- * quantized types a logical index).  chan is the index along the
- * quantization axis (per-channel only).
- */
-static void
-decode(const struct pv_tensor *t, const uint8_t *b, uint64_t idx,
-       const struct tquant *q, int64_t chan, struct tval *v)
-{
-	const uint8_t *p = b + idx * dtype_size(t->dtype);
-	float f32;
-
-	memset(v, 0, sizeof(*v));
-	v->kind = tensor_value_kind(t);
-	switch (t->dtype) {
-	case DT_FLOAT64:
-		memcpy(&v->re, p, 8);
-		break;
-	case DT_FLOAT32:
-		memcpy(&f32, p, 4);
-		v->re = f32;
-		break;
-	case DT_FLOAT16:
-		v->re = half_to_double((uint16_t)load_le(p, 2));
-		break;
-	case DT_BFLOAT16:
-		v->re = bf16_to_double((uint16_t)load_le(p, 2));
-		break;
-	case DT_COMPLEX128:
-		memcpy(&v->re, p, 8);
-		memcpy(&v->im, p + 8, 8);
-		break;
-	case DT_COMPLEX64:
-		memcpy(&f32, p, 4);
-		v->re = f32;
-		memcpy(&f32, p + 4, 4);
-		v->im = f32;
-		break;
-	case DT_COMPLEX32:
-		v->re = half_to_double((uint16_t)load_le(p, 2));
-		v->im = half_to_double((uint16_t)load_le(p + 2, 2));
-		break;
-	case DT_INT64:
-	case DT_INT32:
-	case DT_INT16:
-	case DT_INT8: {
-		size_t n = dtype_size(t->dtype);
-		uint64_t u = load_le(p, n);
-
-		if (n < 8 && (u >> (8 * n - 1)))
-			u |= ~(uint64_t)0 << (8 * n);
-		v->i = (int64_t)u;
-		break;
-	}
-	case DT_UINT8:
-	case DT_UINT16:
-	case DT_UINT32:
-	case DT_UINT64:
-		v->u = load_le(p, dtype_size(t->dtype));
-		break;
-	case DT_BOOL:
-		v->i = p[0] != 0;
-		break;
-	case DT_QINT8:
-	case DT_QUINT8:
-	case DT_QINT32:
-	case DT_QUINT4X2:
-	case DT_QUINT2X4: {
-		int64_t raw = quant_raw(t->dtype, b, idx);
-
-		if (q && q->scheme == TQ_PER_CHANNEL && chan >= 0 &&
-		    (size_t)chan < q->nch)
-			v->re = dequantize(raw, q->scales[chan],
-					   q->zero_points[chan]);
-		else if (q && q->scheme == TQ_PER_TENSOR)
-			v->re = dequantize(raw, q->scale, q->zero_point);
-		else
-			v->re = (double)raw;
-		break;
-	}
-	default:
-		v->re = NAN;
-		break;
-	}
-	if (t->conj)
-		v->im = -v->im;
-	if (t->neg) {
-		v->re = -v->re;
-		v->im = -v->im;
-		v->i = (int64_t)(0 - (uint64_t)v->i);
-	}
-}
-
 /* Largest storage element index the view touches, plus one (0: none). */
 static uint64_t
 view_end(const struct pv_tensor *t)
@@ -225,35 +133,38 @@ tensor_check_bytes(const struct pv_tensor *t, size_t nbytes,
 }
 
 /*
- * Call fn for each element in row-major logical order with its storage
- * element index and its index along axis (or -1).  Stops after limit
- * elements.
+ * Walk the view in row-major logical order as runs along the innermost
+ * dimension: fn gets n elements starting at storage element pos, stride
+ * apart, with the index along the quantization axis of the first (chan,
+ * -1 when none) and whether it advances per element (the axis is the
+ * innermost one).  Stops after limit elements.
  */
-typedef void (*elem_fn)(void *ctx, uint64_t idx, int64_t chan);
+typedef void (*run_fn)(void *ctx, uint64_t pos, int64_t stride, uint64_t n,
+		       int64_t chan, int chan_step);
 
 static void
-foreach_elem(const struct pv_tensor *t, int axis, uint64_t limit, elem_fn fn,
-	     void *ctx)
+foreach_run(const struct pv_tensor *t, int axis, uint64_t limit, run_fn fn,
+	    void *ctx)
 {
 	int64_t idx[TENSOR_MAX_DIMS];
-	uint64_t pos = t->offset, done = 0;
+	uint64_t pos = t->offset, done = 0, n;
 	int d, nd = t->ndim;
 
 	if (t->numel == 0 || limit == 0)
 		return;
 	if (nd == 0) {
-		fn(ctx, pos, -1);
+		fn(ctx, pos, 0, 1, -1, 0);
 		return;
 	}
 	memset(idx, 0, sizeof(idx));
 	for (;;) {
-		/* innermost dimension in a tight loop */
-		int64_t n = t->shape[nd - 1], s = t->stride[nd - 1], k;
-		uint64_t p = pos;
-
-		for (k = 0; k < n && done < limit; k++, p += (uint64_t)s, done++)
-			fn(ctx, p, axis < 0 ? -1 :
-				   axis == nd - 1 ? k : idx[axis]);
+		n = (uint64_t)t->shape[nd - 1];
+		if (n > limit - done)
+			n = limit - done;
+		fn(ctx, pos, t->stride[nd - 1], n,
+		   axis < 0 ? -1 : axis == nd - 1 ? 0 : idx[axis],
+		   axis == nd - 1);
+		done += n;
 		if (done >= limit)
 			return;
 		for (d = nd - 2; d >= 0; d--) {
@@ -268,66 +179,287 @@ foreach_elem(const struct pv_tensor *t, int axis, uint64_t limit, elem_fn fn,
 	}
 }
 
+/* Elements decoded at a time: small enough to stay in cache. */
+#define BLOCK 1024
+
+/* A block of decoded values; which arrays are used depends on the kind. */
+struct block {
+	double re[BLOCK], im[BLOCK];	/* TV_FLOAT, TV_COMPLEX */
+	int64_t i[BLOCK];		/* TV_SINT, TV_BOOL */
+	uint64_t u[BLOCK];		/* TV_UINT */
+};
+
+/* Per-channel (scale, zero point) of element k of a run. */
+static void
+channel_params(const struct tquant *q, int64_t chan, double *scale,
+	       int64_t *zp)
+{
+	if (q->scheme == TQ_PER_CHANNEL && chan >= 0 && (size_t)chan < q->nch) {
+		*scale = q->scales[chan];
+		*zp = q->zero_points[chan];
+	} else {
+		*scale = q->scale;
+		*zp = q->zero_point;
+	}
+}
+
+/*
+ * Decode n (<= BLOCK) elements of a run into blk, with the dtype switch
+ * outside the loops.
+ */
+static void
+decode_block(const struct pv_tensor *t, const uint8_t *b,
+	     const struct tquant *q, uint64_t pos, int64_t stride, size_t n,
+	     int64_t chan, int chan_step, struct block *blk)
+{
+	const size_t es = dtype_size(t->dtype);
+	const uint8_t *p = b + pos * es;
+	const ptrdiff_t step = (ptrdiff_t)(stride * (int64_t)es);
+	size_t k;
+	float f32;
+
+#define EACH for (k = 0; k < n; k++, p += step)
+	switch (t->dtype) {
+	case DT_FLOAT64:
+		EACH memcpy(&blk->re[k], p, 8);
+		break;
+	case DT_FLOAT32:
+		EACH {
+			memcpy(&f32, p, 4);
+			blk->re[k] = f32;
+		}
+		break;
+	case DT_FLOAT16:
+		EACH blk->re[k] = half_to_double((uint16_t)load_le(p, 2));
+		break;
+	case DT_BFLOAT16:
+		EACH blk->re[k] = bf16_to_double((uint16_t)load_le(p, 2));
+		break;
+	case DT_COMPLEX128:
+		EACH {
+			memcpy(&blk->re[k], p, 8);
+			memcpy(&blk->im[k], p + 8, 8);
+		}
+		break;
+	case DT_COMPLEX64:
+		EACH {
+			memcpy(&f32, p, 4);
+			blk->re[k] = f32;
+			memcpy(&f32, p + 4, 4);
+			blk->im[k] = f32;
+		}
+		break;
+	case DT_COMPLEX32:
+		EACH {
+			blk->re[k] = half_to_double((uint16_t)load_le(p, 2));
+			blk->im[k] = half_to_double((uint16_t)load_le(p + 2, 2));
+		}
+		break;
+	case DT_INT64:
+	case DT_INT32:
+	case DT_INT16:
+	case DT_INT8:
+		EACH {
+			uint64_t u = load_le(p, es);
+
+			if (es < 8 && (u >> (8 * es - 1)))
+				u |= ~(uint64_t)0 << (8 * es);
+			blk->i[k] = (int64_t)u;
+		}
+		break;
+	case DT_UINT8:
+	case DT_UINT16:
+	case DT_UINT32:
+	case DT_UINT64:
+		EACH blk->u[k] = load_le(p, es);
+		break;
+	case DT_BOOL:
+		EACH blk->i[k] = p[0] != 0;
+		break;
+	case DT_QINT8:
+	case DT_QUINT8:
+	case DT_QINT32:
+	case DT_QUINT4X2:
+	case DT_QUINT2X4: {
+		/* packed types index values, not bytes: use the logical index */
+		uint64_t at = pos;
+		double scale;
+		int64_t zp;
+
+		for (k = 0; k < n; k++, at += (uint64_t)stride) {
+			int64_t raw = quant_raw(t->dtype, b, at);
+
+			if (!q || q->scheme == TQ_NONE) {
+				blk->re[k] = (double)raw;
+				continue;
+			}
+			channel_params(q, chan + (chan_step ? (int64_t)k : 0),
+				       &scale, &zp);
+			blk->re[k] = dequantize(raw, scale, zp);
+		}
+		break;
+	}
+	default:
+		for (k = 0; k < n; k++)
+			blk->re[k] = NAN;
+		break;
+	}
+#undef EACH
+	if (t->conj)
+		for (k = 0; k < n; k++)
+			blk->im[k] = -blk->im[k];
+	if (t->neg)
+		for (k = 0; k < n; k++) {
+			blk->re[k] = -blk->re[k];
+			blk->im[k] = -blk->im[k];
+			blk->i[k] = (int64_t)(0 - (uint64_t)blk->i[k]);
+		}
+}
+
+/* Running statistics: count, mean and sum of squared deviations (M2). */
+struct moments {
+	uint64_t n;
+	long double mean, mean_im, m2;
+};
+
+/*
+ * Merge a block's moments into the running ones (Chan, Golub and LeVeque):
+ * stable, and each block is summed on its own, in cache.
+ */
+static void
+moments_merge(struct moments *m, uint64_t nb, long double mean,
+	      long double mean_im, long double m2)
+{
+	long double n, dx, dy;
+
+	if (nb == 0)
+		return;
+	n = (long double)(m->n + nb);
+	dx = mean - m->mean;
+	dy = mean_im - m->mean_im;
+	m->m2 += m2 + (dx * dx + dy * dy) * (long double)m->n *
+		       (long double)nb / n;
+	m->mean += dx * (long double)nb / n;
+	m->mean_im += dy * (long double)nb / n;
+	m->n += nb;
+}
+
 struct stats_ctx {
 	const struct pv_tensor *t;
 	const uint8_t *b;
 	const struct tquant *q;
 	struct tstats *s;
-	long double mean, mean_im, m2;
+	struct moments m;
+	struct block *blk;
 };
 
-static int
-tval_less(const struct tval *a, const struct tval *b)
-{
-	switch (a->kind) {
-	case TV_SINT:
-	case TV_BOOL:
-		return a->i < b->i;
-	case TV_UINT:
-		return a->u < b->u;
-	default:
-		return a->re < b->re;
-	}
-}
-
+/* Statistics of one block of floats or complex values. */
 static void
-stats_elem(void *ctx, uint64_t idx, int64_t chan)
+stats_float_block(struct stats_ctx *c, size_t n, int complex_)
 {
-	struct stats_ctx *c = ctx;
+	const double *re = c->blk->re, *im = c->blk->im;
 	struct tstats *s = c->s;
-	struct tval v;
-	long double x, y, dx, dy;
+	long double sx = 0, sy = 0, mx, my, m2 = 0;
+	uint64_t nf = 0;
+	size_t k;
 
-	decode(c->t, c->b, idx, c->q, chan, &v);
-	s->count++;
-	if (v.kind == TV_FLOAT || v.kind == TV_COMPLEX) {
-		int nan = isnan(v.re) || isnan(v.im);
-		int inf = isinf(v.re) || isinf(v.im);
+	for (k = 0; k < n; k++) {
+		double y = complex_ ? im[k] : 0;
+		int nan = isnan(re[k]) || isnan(y);
+		int inf = isinf(re[k]) || isinf(y);
 
 		s->nan += nan;
 		s->inf += inf;
 		if (nan || inf)
-			return;
+			continue;
+		if (!complex_) {
+			if (s->finite + nf == 0 || re[k] < s->min.re)
+				s->min.re = re[k];
+			if (s->finite + nf == 0 || re[k] > s->max.re)
+				s->max.re = re[k];
+		}
+		sx += re[k];
+		sy += y;
+		nf++;
 	}
-	x = v.kind == TV_SINT || v.kind == TV_BOOL ? (long double)v.i :
-	    v.kind == TV_UINT ? (long double)v.u : (long double)v.re;
-	y = v.im;
-	if (s->finite == 0) {
-		s->min = v;
-		s->max = v;
-	} else if (v.kind != TV_COMPLEX) {
-		if (tval_less(&v, &s->min))
-			s->min = v;
-		if (tval_less(&s->max, &v))
-			s->max = v;
+	if (!nf)
+		return;
+	mx = sx / (long double)nf;
+	my = sy / (long double)nf;
+	for (k = 0; k < n; k++) {
+		double y = complex_ ? im[k] : 0;
+		long double dx, dy;
+
+		if (!isfinite(re[k]) || !isfinite(y))
+			continue;
+		dx = re[k] - mx;
+		dy = y - my;
+		m2 += dx * dx + dy * dy;
 	}
-	/* Welford's update: stable for long runs of similar values */
-	s->finite++;
-	dx = x - c->mean;
-	dy = y - c->mean_im;
-	c->mean += dx / (long double)s->finite;
-	c->mean_im += dy / (long double)s->finite;
-	c->m2 += dx * (x - c->mean) + dy * (y - c->mean_im);
+	s->finite += nf;
+	moments_merge(&c->m, nf, mx, my, m2);
+}
+
+/* Statistics of one block of integers (exact min and max). */
+static void
+stats_int_block(struct stats_ctx *c, size_t n, int is_unsigned)
+{
+	struct tstats *s = c->s;
+	long double sum = 0, mean, m2 = 0;
+	size_t k;
+
+	for (k = 0; k < n; k++) {
+		if (is_unsigned) {
+			uint64_t v = c->blk->u[k];
+
+			if (s->finite + k == 0 || v < s->min.u)
+				s->min.u = v;
+			if (s->finite + k == 0 || v > s->max.u)
+				s->max.u = v;
+			sum += (long double)v;
+		} else {
+			int64_t v = c->blk->i[k];
+
+			if (s->finite + k == 0 || v < s->min.i)
+				s->min.i = v;
+			if (s->finite + k == 0 || v > s->max.i)
+				s->max.i = v;
+			sum += (long double)v;
+		}
+	}
+	mean = sum / (long double)n;
+	for (k = 0; k < n; k++) {
+		long double d = (is_unsigned ? (long double)c->blk->u[k]
+					     : (long double)c->blk->i[k]) - mean;
+
+		m2 += d * d;
+	}
+	s->finite += n;
+	moments_merge(&c->m, n, mean, 0, m2);
+}
+
+static void
+stats_run(void *ctx, uint64_t pos, int64_t stride, uint64_t n, int64_t chan,
+	  int chan_step)
+{
+	struct stats_ctx *c = ctx;
+	enum tval_kind kind = c->s->kind;
+
+	while (n) {
+		size_t m = n < BLOCK ? (size_t)n : BLOCK;
+
+		decode_block(c->t, c->b, c->q, pos, stride, m, chan, chan_step,
+			     c->blk);
+		c->s->count += m;
+		if (kind == TV_FLOAT || kind == TV_COMPLEX)
+			stats_float_block(c, m, kind == TV_COMPLEX);
+		else
+			stats_int_block(c, m, kind == TV_UINT);
+		pos += (uint64_t)stride * m;
+		if (chan_step)
+			chan += (int64_t)m;
+		n -= m;
+	}
 }
 
 int
@@ -338,22 +470,27 @@ tensor_stats(const struct pv_tensor *t, const uint8_t *bytes, size_t nbytes,
 
 	memset(out, 0, sizeof(*out));
 	out->kind = tensor_value_kind(t);
+	out->min.kind = out->max.kind = out->kind;
 	if (!tensor_decodable(t))
 		return ckerr_set(err, CKERR_UNSUPPORTED, "values of dtype %s "
 				 "cannot be decoded", dtype_name(t->dtype));
 	if (tensor_check_bytes(t, nbytes, err) < 0)
 		return -1;
 	memset(&c, 0, sizeof(c));
+	c.blk = malloc(sizeof(*c.blk));
+	if (!c.blk)
+		return ckerr_nomem(err);
 	c.t = t;
 	c.b = bytes;
 	c.q = q;
 	c.s = out;
-	foreach_elem(t, q && q->scheme == TQ_PER_CHANNEL ? q->axis : -1,
-		     UINT64_MAX, stats_elem, &c);
-	out->mean = (double)c.mean;
-	out->mean_im = (double)c.mean_im;
+	foreach_run(t, q && q->scheme == TQ_PER_CHANNEL ? q->axis : -1,
+		    UINT64_MAX, stats_run, &c);
+	free(c.blk);
+	out->mean = (double)c.m.mean;
+	out->mean_im = (double)c.m.mean_im;
 	out->std = out->finite > 1 ?
-		   (double)sqrtl(c.m2 / (long double)(out->finite - 1)) : NAN;
+		   (double)sqrtl(c.m.m2 / (long double)(out->finite - 1)) : NAN;
 	return 0;
 }
 
@@ -363,14 +500,41 @@ struct values_ctx {
 	const struct tquant *q;
 	struct tval *out;
 	size_t n;
+	struct block *blk;
 };
 
 static void
-values_elem(void *ctx, uint64_t idx, int64_t chan)
+values_run(void *ctx, uint64_t pos, int64_t stride, uint64_t n, int64_t chan,
+	   int chan_step)
 {
 	struct values_ctx *c = ctx;
+	enum tval_kind kind = tensor_value_kind(c->t);
+	size_t k;
 
-	decode(c->t, c->b, idx, c->q, chan, &c->out[c->n++]);
+	while (n) {
+		size_t m = n < BLOCK ? (size_t)n : BLOCK;
+
+		decode_block(c->t, c->b, c->q, pos, stride, m, chan, chan_step,
+			     c->blk);
+		for (k = 0; k < m; k++) {
+			struct tval *v = &c->out[c->n++];
+
+			memset(v, 0, sizeof(*v));
+			v->kind = kind;
+			if (kind == TV_FLOAT || kind == TV_COMPLEX)
+				v->re = c->blk->re[k];
+			if (kind == TV_COMPLEX)
+				v->im = c->blk->im[k];
+			if (kind == TV_SINT || kind == TV_BOOL)
+				v->i = c->blk->i[k];
+			if (kind == TV_UINT)
+				v->u = c->blk->u[k];
+		}
+		pos += (uint64_t)stride * m;
+		if (chan_step)
+			chan += (int64_t)m;
+		n -= m;
+	}
 }
 
 ptrdiff_t
@@ -378,14 +542,18 @@ tensor_values(const struct pv_tensor *t, const uint8_t *bytes, size_t nbytes,
 	      const struct tquant *q, struct tval *out, size_t n,
 	      struct ckerr *err)
 {
-	struct values_ctx c = { t, bytes, q, out, 0 };
+	struct values_ctx c = { t, bytes, q, out, 0, NULL };
 
 	if (!tensor_decodable(t))
 		return ckerr_set(err, CKERR_UNSUPPORTED, "values of dtype %s "
 				 "cannot be decoded", dtype_name(t->dtype));
 	if (tensor_check_bytes(t, nbytes, err) < 0)
 		return -1;
-	foreach_elem(t, q && q->scheme == TQ_PER_CHANNEL ? q->axis : -1, n,
-		     values_elem, &c);
+	c.blk = malloc(sizeof(*c.blk));
+	if (!c.blk)
+		return ckerr_nomem(err);
+	foreach_run(t, q && q->scheme == TQ_PER_CHANNEL ? q->axis : -1, n,
+		    values_run, &c);
+	free(c.blk);
 	return (ptrdiff_t)c.n;
 }

@@ -32,12 +32,44 @@ struct tzip {
 	char *prefix;
 };
 
-/* libzip reads through this callback, so it sees exactly our bytes. */
+/*
+ * libzip reads through this callback, so it sees exactly our bytes.  It
+ * reads the central directory a few dozen bytes at a time, so small reads
+ * are served from a read-ahead window (one system call per window, not two
+ * per entry).
+ */
+#define SRC_WINDOW 65536
+
 struct srcstate {
 	struct bsrc *src;
 	uint64_t pos;
 	zip_error_t error;
+	uint64_t win_off;	/* file offset of window[0] */
+	size_t win_len;		/* valid bytes in window */
+	uint8_t window[SRC_WINDOW];
 };
+
+/* Read n bytes at s->pos, through the window when they are few. */
+static int
+src_read(struct srcstate *s, uint8_t *out, uint64_t n)
+{
+	uint64_t size = bsrc_size(s->src);
+
+	if (n >= SRC_WINDOW)
+		return bsrc_pread(s->src, out, (size_t)n, s->pos, NULL);
+	if (s->pos < s->win_off || s->pos + n > s->win_off + s->win_len) {
+		s->win_off = s->pos;
+		s->win_len = size - s->pos < SRC_WINDOW ?
+			     (size_t)(size - s->pos) : SRC_WINDOW;
+		if (bsrc_pread(s->src, s->window, s->win_len, s->win_off,
+			       NULL) < 0) {
+			s->win_len = 0;
+			return -1;
+		}
+	}
+	memcpy(out, s->window + (s->pos - s->win_off), (size_t)n);
+	return 0;
+}
 
 static zip_int64_t
 src_callback(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
@@ -52,7 +84,7 @@ src_callback(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd)
 	case ZIP_SOURCE_READ: {
 		uint64_t n = size - s->pos < len ? size - s->pos : len;
 
-		if (n && bsrc_pread(s->src, data, (size_t)n, s->pos, NULL) < 0) {
+		if (n && src_read(s, data, n) < 0) {
 			zip_error_set(&s->error, ZIP_ER_READ, 0);
 			return -1;
 		}
