@@ -372,6 +372,23 @@ pyval_tensor(struct pyarena *a)
 }
 
 int
+pyval_seq_reserve(struct pyval *seq, size_t n, struct ckerr *err)
+{
+	struct pyval **p;
+
+	if (n <= seq->u.seq.alloc)
+		return 0;
+	if (n > SIZE_MAX / sizeof(*p))
+		return ckerr_nomem(err);
+	p = realloc(seq->u.seq.items, n * sizeof(*p));
+	if (!p)
+		return ckerr_nomem(err);
+	seq->u.seq.items = p;
+	seq->u.seq.alloc = n;
+	return 0;
+}
+
+int
 pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err)
 {
 	if (seq->u.seq.len == seq->u.seq.alloc) {

@@ -211,6 +211,9 @@ struct pyval *pyval_persid(struct pyarena *a, struct pyval *pid);
 struct pyval *pyval_storage(struct pyarena *a);
 struct pyval *pyval_tensor(struct pyarena *a);
 
+/* Make room for n items in a TUPLE or LIST (no-op when there is room). */
+int pyval_seq_reserve(struct pyval *seq, size_t n, struct ckerr *err);
+
 /* Append to a TUPLE or LIST. */
 int pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err);
 

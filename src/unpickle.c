@@ -155,7 +155,7 @@ seq_from(struct up *u, enum pyval_kind kind, struct pyval **items, size_t n)
 	struct pyval *t = pyval_seq(u->a, kind);
 	size_t i;
 
-	if (!t) {
+	if (!t || pyval_seq_reserve(t, n, u->err) < 0) {
 		ckerr_nomem(u->err);
 		return NULL;
 	}
@@ -566,7 +566,9 @@ builtin_reduce(struct up *u, struct pyval *callable, struct pyval *args,
 	    (nargs == 0 || (nargs == 1 && (av[0]->kind == PV_LIST ||
 					   av[0]->kind == PV_TUPLE)))) {
 		struct pyval *d = pyval_dict(u->a);
-		struct pyval *empty = pyval_seq(u->a, PV_TUPLE);
+		/* the writer re-emits OrderedDict(): keep the pickle's own
+		 * empty tuple when it gave one */
+		struct pyval *empty = nargs ? pyval_seq(u->a, PV_TUPLE) : args;
 
 		if (!d || !empty)
 			return ckerr_nomem(u->err);
