@@ -554,7 +554,10 @@ ckpt_resolve(const struct ckpt *ck, struct pyval *from, const char *path,
 	const char *rest = path;
 	size_t depth = 0;
 
-	while (*rest) {
+	if (!*path)
+		return cur;
+	/* components are separated by dots; "a." ends with an empty one */
+	for (;;) {
 		struct child_iter it;
 		struct pyval *child, *best = NULL;
 		size_t best_len = 0;
@@ -568,9 +571,9 @@ ckpt_resolve(const struct ckpt *ck, struct pyval *from, const char *path,
 			size_t n = it.name.len;
 
 			if ((!best || n > best_len) &&
-			    !strncmp(rest, it.name.data, n) &&
+			    !strncmp(rest, it.name.data ? it.name.data : "", n) &&
 			    (rest[n] == '\0' || rest[n] == '.') &&
-			    strlen(it.name.data) == n) {
+			    strlen(it.name.data ? it.name.data : "") == n) {
 				best = child;
 				best_len = n;
 			}
@@ -592,10 +595,10 @@ ckpt_resolve(const struct ckpt *ck, struct pyval *from, const char *path,
 		}
 		cur = best;
 		rest += best_len;
-		if (*rest == '.')
-			rest++;
+		if (!*rest)
+			return cur;
+		rest++;		/* the dot */
 	}
-	return cur;
 }
 
 struct pyval *
@@ -766,6 +769,16 @@ channel_values(struct ckpt *ck, const struct pyval *v, size_t n,
 	return ckpt_tensor_values(ck, t, out, n, err) < 0 ? -1 : 0;
 }
 
+/* A per-channel scales/zero-points tensor: nch values, each stored. */
+static bool
+channel_params_fit(const struct pyval *v, size_t nch)
+{
+	const struct pv_tensor *t = torchpkl_tensor(v);
+
+	return t && t->numel == nch && t->rebuild != PV_REBUILD_QTENSOR &&
+	       nch <= t->storage->u.storage->numel;
+}
+
 static int
 resolve_quant(struct ckpt *ck, const struct pv_tensor *t, struct tquant *q,
 	      struct quant_arrays *qa, struct ckerr *err)
@@ -801,6 +814,11 @@ resolve_quant(struct ckpt *ck, const struct pv_tensor *t, struct tquant *q,
 		q->scheme = TQ_PER_CHANNEL;
 		q->axis = (int)av[3]->u.i;
 		nch = (size_t)t->shape[q->axis];
+		/* one scale and zero point per channel, each really stored:
+		 * bounded by the file before anything is allocated */
+		if (!channel_params_fit(av[1], nch) ||
+		    !channel_params_fit(av[2], nch))
+			goto bad;
 		tv = calloc(nch ? nch : 1, sizeof(*tv));
 		qa->scales = calloc(nch ? nch : 1, sizeof(*qa->scales));
 		qa->zps = calloc(nch ? nch : 1, sizeof(*qa->zps));

@@ -23,16 +23,38 @@ const struct cli_opt cli_opts[OPT__COUNT] = {
 int
 cli_error(const char *where, const char *fmt, ...)
 {
+	struct buf line = BUF_INIT, out = BUF_INIT;
+	const unsigned char *p;
 	va_list ap;
+	int bad;
 
 	fflush(stdout);
-	fprintf(stderr, "%s: ", PROGRAM);
+	bad = buf_addf(&line, "%s: ", PROGRAM);
 	if (where)
-		fprintf(stderr, "%s: ", where);
+		bad |= buf_addf(&line, "%s: ", where);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	bad |= buf_vaddf(&line, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/*
+	 * One problem, one line: names quoted from the file may hold
+	 * newlines or terminal escapes, so control characters are escaped.
+	 */
+	for (p = (const unsigned char *)line.data; !bad && p && *p; p++) {
+		if (*p == '\n')
+			bad |= buf_addstr(&out, "\\n");
+		else if (*p == '\t')
+			bad |= buf_addstr(&out, "\\t");
+		else if (*p < 0x20 || *p == 0x7f)
+			bad |= buf_addf(&out, "\\x%02x", *p);
+		else
+			bad |= buf_addch(&out, *p);
+	}
+	if (bad)
+		fprintf(stderr, "%s: out of memory\n", PROGRAM);
+	else
+		fprintf(stderr, "%s\n", out.data);
+	buf_release(&line);
+	buf_release(&out);
 	return EXIT_ERROR;
 }
 

@@ -65,7 +65,10 @@ int cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_show(const struct cli_cmd *cmd, const struct cli_args *args);
 
-/* Print "ckpt-surgeon: WHERE: message" to stderr; returns EXIT_ERROR. */
+/*
+ * Print "ckpt-surgeon: WHERE: message" to stderr as one line (control
+ * characters escaped as \n, \t, \xNN); returns EXIT_ERROR.
+ */
 int cli_error(const char *where, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 

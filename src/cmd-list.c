@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,25 @@
 #include "jsonv.h"
 #include "torchpkl.h"
 #include "banned.h"
+
+/* Sum of the listed tensors' bytes and elements; -1 when it overflows. */
+static int
+totals(const struct ckpt_list *l, uint64_t *bytes, uint64_t *elems)
+{
+	size_t i;
+
+	*bytes = *elems = 0;
+	for (i = 0; i < l->n; i++) {
+		const struct pv_tensor *t = l->v[i].tensor->u.tensor;
+
+		if (tensor_nbytes(t) > UINT64_MAX - *bytes ||
+		    t->numel > UINT64_MAX - *elems)
+			return -1;
+		*bytes += tensor_nbytes(t);
+		*elems += t->numel;
+	}
+	return 0;
+}
 
 /* The listing a command asks for: the root's tensors, or all of them. */
 static int
@@ -25,10 +45,9 @@ gather(struct ckpt *ck, const struct ckpt_root *root, bool all,
 
 static int
 ls_json(const char *file, struct ckpt *ck, const struct ckpt_root *root,
-	const struct ckpt_list *l)
+	const struct ckpt_list *l, uint64_t total)
 {
 	struct jsonv *doc = jsonv_object(), *arr = jsonv_array();
-	uint64_t total = 0;
 	struct buf out = BUF_INIT;
 	char *text;
 	size_t i;
@@ -46,7 +65,6 @@ ls_json(const char *file, struct ckpt *ck, const struct ckpt_root *root,
 		bad |= jsonv_set(o, "shape", shape);
 		bad |= jsonv_set(o, "bytes", jsonv_uint(tensor_nbytes(t)));
 		bad |= jsonv_push(arr, o);
-		total += tensor_nbytes(t);
 	}
 	bad |= jsonv_set(doc, "file", jsonv_cstring(file));
 	bad |= jsonv_set(doc, "format",
@@ -67,11 +85,11 @@ ls_json(const char *file, struct ckpt *ck, const struct ckpt_root *root,
 }
 
 static int
-ls_text(const char *file, const struct ckpt_list *l)
+ls_text(const char *file, const struct ckpt_list *l, uint64_t total,
+	uint64_t elems)
 {
 	struct buf out = BUF_INIT, *keys, *shapes;
 	size_t i, wk = 0, wd = 0, ws = 0, wb = 0;
-	uint64_t total = 0, elems = 0;
 	int r = EXIT_OK, bad = 0;
 
 	keys = calloc(l->n + 1, sizeof(*keys));
@@ -104,8 +122,6 @@ ls_text(const char *file, const struct ckpt_list *l)
 				(int)wk, keys[i].data ? keys[i].data : "",
 				(int)wd, dtype_name(t->dtype), (int)ws,
 				shapes[i].data, (int)wb, tensor_nbytes(t));
-		total += tensor_nbytes(t);
-		elems += t->numel;
 		buf_release(&keys[i]);
 		buf_release(&shapes[i]);
 	}
@@ -126,6 +142,7 @@ cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args)
 	const char *file = args->ops[0];
 	struct ckpt_root root;
 	struct ckpt_list l = CKPT_LIST_INIT;
+	uint64_t total, elems;
 	struct ckpt *ck;
 	int r;
 
@@ -134,9 +151,12 @@ cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args)
 	if (!ck)
 		return EXIT_ERROR;
 	r = gather(ck, &root, args->set[OPT_ALL], &l, file);
+	if (r == EXIT_OK && totals(&l, &total, &elems) < 0)
+		r = cli_error(file, "the listed tensors hold more than 2^64 "
+			      "bytes in all");
 	if (r == EXIT_OK)
-		r = args->set[OPT_JSON] ? ls_json(file, ck, &root, &l)
-					: ls_text(file, &l);
+		r = args->set[OPT_JSON] ? ls_json(file, ck, &root, &l, total)
+					: ls_text(file, &l, total, elems);
 	ckpt_list_release(&l);
 	ckpt_root_release(&root);
 	ckpt_free(ck);

@@ -462,11 +462,51 @@ stats_run(void *ctx, uint64_t pos, int64_t stride, uint64_t n, int64_t chan,
 	}
 }
 
+/*
+ * The view without its stride-0 dimensions (an expand() only repeats
+ * values; the quantization axis is kept).  Returns how many times each
+ * value of the collapsed view repeats in the whole tensor.
+ */
+static uint64_t
+collapse_expanded(const struct pv_tensor *t, int axis, struct pv_tensor *v,
+		  int64_t *shape, int64_t *stride, int *new_axis)
+{
+	uint64_t reps = 1;
+	int d, n = 0;
+
+	*v = *t;
+	*new_axis = -1;
+	for (d = 0; d < t->ndim; d++) {
+		if (t->stride[d] == 0 && d != axis) {
+			reps *= (uint64_t)t->shape[d];
+			continue;
+		}
+		if (d == axis)
+			*new_axis = n;
+		shape[n] = t->shape[d];
+		stride[n++] = t->stride[d];
+	}
+	v->ndim = n;
+	v->shape = shape;
+	v->stride = stride;
+	v->numel = reps ? t->numel / reps : 0;
+	return reps;
+}
+
+/* Elements a view may read per stored element before we call it abuse. */
+#define STATS_MAX_REREADS 16
+#define STATS_MIN_WORK ((uint64_t)1 << 24)
+
 int
 tensor_stats(const struct pv_tensor *t, const uint8_t *bytes, size_t nbytes,
 	     const struct tquant *q, struct tstats *out, struct ckerr *err)
 {
 	struct stats_ctx c;
+	struct pv_tensor v;
+	int64_t shape[TENSOR_MAX_DIMS], stride[TENSOR_MAX_DIMS];
+	struct tquant qv;
+	uint64_t reps, stored;
+	int axis = q && q->scheme == TQ_PER_CHANNEL ? q->axis : -1;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = tensor_value_kind(t);
@@ -476,17 +516,37 @@ tensor_stats(const struct pv_tensor *t, const uint8_t *bytes, size_t nbytes,
 				 "cannot be decoded", dtype_name(t->dtype));
 	if (tensor_check_bytes(t, nbytes, err) < 0)
 		return -1;
+	reps = collapse_expanded(t, axis, &v, shape, stride, &axis);
+	/* Other overlapping views (as_strided) could read a small storage
+	 * 10^12 times: refuse rather than hang. */
+	stored = (uint64_t)nbytes / dtype_size(t->dtype) * dtype_per_byte(t->dtype);
+	if (v.numel > STATS_MIN_WORK && v.numel / STATS_MAX_REREADS > stored)
+		return ckerr_set(err, CKERR_UNSUPPORTED, "the view reads its %llu "
+				 "stored elements %llu times over (overlapping "
+				 "strides); statistics are not computed",
+				 (unsigned long long)stored,
+				 (unsigned long long)(v.numel / (stored ? stored : 1)));
+	if (q) {
+		qv = *q;
+		qv.axis = axis;
+		q = &qv;
+	}
 	memset(&c, 0, sizeof(c));
 	c.blk = malloc(sizeof(*c.blk));
 	if (!c.blk)
 		return ckerr_nomem(err);
-	c.t = t;
+	c.t = &v;
 	c.b = bytes;
 	c.q = q;
 	c.s = out;
-	foreach_run(t, q && q->scheme == TQ_PER_CHANNEL ? q->axis : -1,
-		    UINT64_MAX, stats_run, &c);
+	foreach_run(&v, axis, UINT64_MAX, stats_run, &c);
 	free(c.blk);
+	/* each value of the collapsed view stands for reps equal values */
+	out->count *= reps;
+	out->nan *= reps;
+	out->inf *= reps;
+	out->finite *= reps;
+	c.m.m2 *= (long double)reps;
 	out->mean = (double)c.m.mean;
 	out->mean_im = (double)c.m.mean_im;
 	out->std = out->finite > 1 ?

@@ -336,6 +336,14 @@ make_tensor(struct pyarena *a, int kind, struct pyval *func,
 	default:
 		break;
 	}
+	/* torch computes nbytes in int64: larger tensors cannot exist */
+	if (mul_u64(t->numel, dtype_size(t->dtype), &cap) < 0 ||
+	    cap > (uint64_t)INT64_MAX) {
+		ckerr_set(err, CKERR_FORMAT, "tensor of %llu elements of %s is "
+			  "larger than 2^63 bytes",
+			  (unsigned long long)t->numel, dtype_name(t->dtype));
+		return NULL;
+	}
 	t->neg = is_true(metadata_flag(t->metadata, "neg"));
 	t->conj = is_true(metadata_flag(t->metadata, "conj"));
 

@@ -18,6 +18,8 @@
 #define EOCD_MAX_SCAN	(EOCD_LEN + 65535)
 #define CENTRAL_LEN	46
 #define LOCAL_LEN	30
+/* Inflated records are read this much at a time. */
+#define INFLATE_CHUNK ((uint64_t)1 << 20)
 /* DEFLATE cannot expand data more than ~1032:1. */
 #define DEFLATE_MAX_RATIO 1032
 
@@ -589,12 +591,16 @@ read_libzip(struct tzip *z, const struct tzip_entry *e, struct buf *out,
 	if (!f)
 		return ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
 				 zip_error_strerror(zip_get_error(z->lz)));
-	if (buf_grow(out, (size_t)left) < 0) {
-		zip_fclose(f);
-		return ckerr_nomem(err);
-	}
 	while (left) {
-		zip_int64_t r = zip_fread(f, out->data + out->len, left);
+		/* grow as data really arrives: the claimed size may be a lie */
+		uint64_t chunk = left < INFLATE_CHUNK ? left : INFLATE_CHUNK;
+		zip_int64_t r;
+
+		if (buf_grow(out, (size_t)chunk) < 0) {
+			zip_fclose(f);
+			return ckerr_nomem(err);
+		}
+		r = zip_fread(f, out->data + out->len, chunk);
 
 		if (r <= 0) {
 			ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
