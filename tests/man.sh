@@ -1,0 +1,24 @@
+#!/bin/sh
+# man: the manual page is valid mdoc and documents every command and
+# option the program's own table knows (the table is the source of truth).
+srcdir=${CKS_SRCDIR:-.}
+bin=${CKS_BIN:-src/ckpt-surgeon}
+. "$srcdir/tests/tap.sh"
+page="$srcdir/man/ckpt-surgeon.1"
+
+out=$(groff -ww -z -mandoc "$page" 2>&1)
+if [ -z "$out" ]; then ok "groff -ww accepts the page"; else not_ok "groff -ww accepts the page" "$out"; fi
+
+cmds=$("$bin" --help | sed -n '/^commands:/,/^$/p' | awk 'NF && $1 != "commands:" {print $1}')
+[ -n "$cmds" ] || not_ok "--help lists commands"
+for c in $cmds; do
+	if grep -q "^\.It Cm $c\b" "$page"; then ok "command $c documented"; else not_ok "command $c documented"; fi
+	for opt in $("$bin" help "$c" | sed -n 's/^  --\([a-z-]*\).*/\1/p'); do
+		if grep -q "^\.It Fl \\\\-$opt\b\|Fl \\\\-$opt\b" "$page"; then ok "option --$opt of $c documented"
+		else not_ok "option --$opt of $c documented"; fi
+	done
+done
+for section in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
+	if grep -q "^\.Sh $section\$" "$page"; then ok "section $section"; else not_ok "section $section"; fi
+done
+tap_done

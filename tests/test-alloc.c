@@ -1,0 +1,150 @@
+/*
+ * test-alloc: allocation failure injection.  malloc, calloc and realloc
+ * are wrapped at link time (-Wl,--wrap); for every N, the Nth allocation
+ * made by our code fails, and opening, listing and reading the demo
+ * checkpoint must then fail cleanly with CKERR_NOMEM: no crash, and (under
+ * valgrind or ASan) no leak.  The loop ends when a run needs fewer than N
+ * allocations, i.e. every allocation point has been failed once.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "ckpt.h"
+#include "banned.h"
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t m);
+void *__real_realloc(void *p, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t m);
+void *__wrap_realloc(void *p, size_t n);
+
+/* Test-only state: which allocation to fail, and how many we saw. */
+static unsigned long fail_at, seen;
+
+static int
+should_fail(void)
+{
+	return fail_at && ++seen == fail_at;
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	return should_fail() ? NULL : __real_malloc(n);
+}
+
+void *
+__wrap_calloc(size_t n, size_t m)
+{
+	return should_fail() ? NULL : __real_calloc(n, m);
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	return should_fail() ? NULL : __real_realloc(p, n);
+}
+
+static char *demo;
+static size_t demo_len;
+
+/* Open, find the root, list everything, read every tensor's values. */
+static int
+scenario(struct ckerr *err)
+{
+	struct ckpt *ck = ckpt_open_memory(demo, demo_len, err);
+	struct ckpt_root root = { NULL, NULL };
+	struct ckpt_list l = CKPT_LIST_INIT;
+	size_t i;
+	int r = -1;
+
+	if (!ck)
+		return -1;
+	if (ckpt_find_root(ck, NULL, &root, err) < 0 ||
+	    ckpt_list_all(ck, &l, err) < 0)
+		goto out;
+	for (i = 0; i < l.n; i++) {
+		struct tstats st;
+		struct tval v[4];
+
+		if (ckpt_tensor_stats(ck, l.v[i].tensor->u.tensor, &st, err) < 0 ||
+		    ckpt_tensor_values(ck, l.v[i].tensor->u.tensor, v, 4,
+				       err) < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	ckpt_list_release(&l);
+	ckpt_root_release(&root);
+	ckpt_free(ck);
+	return r;
+}
+
+static void
+test_alloc__every_failure_point(void **state)
+{
+	struct ckerr err = CKERR_INIT;
+	unsigned long n, total;
+
+	(void)state;
+	fail_at = 0;
+	seen = 0;
+	assert_int_equal(scenario(&err), 0);
+	for (n = 1;; n++) {
+		ckerr_clear(&err);
+		fail_at = n;
+		seen = 0;
+		if (scenario(&err) == 0) {
+			fail_at = 0;
+			assert_true(seen < n);	/* no failure was injected */
+			break;
+		}
+		total = seen;
+		fail_at = 0;
+		if (err.code != CKERR_NOMEM)
+			fail_msg("allocation %lu failed but the error was "
+				 "'%s' (code %d)", n, err.msg, err.code);
+		assert_true(total >= n);
+	}
+	print_message("# %lu allocation points failed one at a time\n", n - 1);
+	assert_true(n > 100);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alloc__every_failure_point),
+	};
+	const char *path = getenv("CKS_DEMO");
+	FILE *f;
+	long len;
+
+	if (!path)
+		path = "examples/demo.ckpt";
+	f = fopen(path, "rb");
+	if (!f || fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) <= 0) {
+		printf("Bail out! cannot read %s\n", path);
+		return 1;
+	}
+	rewind(f);
+	demo_len = (size_t)len;
+	demo = __real_malloc(demo_len);
+	if (!demo || fread(demo, 1, demo_len, f) != demo_len) {
+		printf("Bail out! cannot read %s\n", path);
+		return 1;
+	}
+	fclose(f);
+	len = cmocka_run_group_tests_name("test_alloc", tests, NULL, NULL);
+	free(demo);
+	return (int)len;
+}
