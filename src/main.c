@@ -166,10 +166,9 @@ main(int argc, char **argv)
 	 */
 	if (!getenv("TZ"))
 		setenv("TZ", ":/etc/localtime", 0);
-	if (argc < 2) {
-		general_help(stderr);
-		return EXIT_ERROR;
-	}
+	if (argc < 2)
+		return cli_error(NULL, "no command given (see '%s --help')",
+				 PROGRAM);
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		general_help(stdout);
 		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;

@@ -591,6 +591,10 @@ read_libzip(struct tzip *z, const struct tzip_entry *e, struct buf *out,
 	if (!f)
 		return ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
 				 zip_error_strerror(zip_get_error(z->lz)));
+	if (buf_grow(out, 0) < 0) {	/* an empty record still gets its NUL */
+		zip_fclose(f);
+		return ckerr_nomem(err);
+	}
 	while (left) {
 		/* grow as data really arrives: the claimed size may be a lie */
 		uint64_t chunk = left < INFLATE_CHUNK ? left : INFLATE_CHUNK;
