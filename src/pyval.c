@@ -378,7 +378,7 @@ pyval_seq_reserve(struct pyval *seq, size_t n, struct ckerr *err)
 
 	if (n <= seq->u.seq.alloc)
 		return 0;
-	if (n > SIZE_MAX / sizeof(*p))
+	if (n > SIZE_MAX / 2 / sizeof(*p))
 		return ckerr_nomem(err);
 	p = realloc(seq->u.seq.items, n * sizeof(*p));
 	if (!p)
@@ -391,18 +391,10 @@ pyval_seq_reserve(struct pyval *seq, size_t n, struct ckerr *err)
 int
 pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err)
 {
-	if (seq->u.seq.len == seq->u.seq.alloc) {
-		size_t n = seq->u.seq.alloc ? seq->u.seq.alloc * 2 : 4;
-		struct pyval **p;
-
-		if (n > SIZE_MAX / sizeof(*p))
-			return ckerr_nomem(err);
-		p = realloc(seq->u.seq.items, n * sizeof(*p));
-		if (!p)
-			return ckerr_nomem(err);
-		seq->u.seq.items = p;
-		seq->u.seq.alloc = n;
-	}
+	if (seq->u.seq.len == seq->u.seq.alloc &&
+	    pyval_seq_reserve(seq, seq->u.seq.alloc ? seq->u.seq.alloc * 2 : 4,
+			      err) < 0)
+		return -1;
 	seq->u.seq.items[seq->u.seq.len++] = item;
 	return 0;
 }

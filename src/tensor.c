@@ -353,6 +353,15 @@ struct stats_ctx {
 	struct block *blk;
 };
 
+/* Widen [lo, hi] to hold v; the first value sets both. */
+#define TRACK_EXTREMES(lo, hi, v, first) \
+	do { \
+		if ((first) || (v) < (lo)) \
+			(lo) = (v); \
+		if ((first) || (v) > (hi)) \
+			(hi) = (v); \
+	} while (0)
+
 /* Statistics of one block of floats or complex values. */
 static void
 stats_float_block(struct stats_ctx *c, size_t n, int complex_)
@@ -372,12 +381,9 @@ stats_float_block(struct stats_ctx *c, size_t n, int complex_)
 		s->inf += inf;
 		if (nan || inf)
 			continue;
-		if (!complex_) {
-			if (s->finite + nf == 0 || re[k] < s->min.re)
-				s->min.re = re[k];
-			if (s->finite + nf == 0 || re[k] > s->max.re)
-				s->max.re = re[k];
-		}
+		if (!complex_)
+			TRACK_EXTREMES(s->min.re, s->max.re, re[k],
+				       s->finite + nf == 0);
 		sx += re[k];
 		sy += y;
 		nf++;
@@ -410,21 +416,13 @@ stats_int_block(struct stats_ctx *c, size_t n, int is_unsigned)
 
 	for (k = 0; k < n; k++) {
 		if (is_unsigned) {
-			uint64_t v = c->blk->u[k];
-
-			if (s->finite + k == 0 || v < s->min.u)
-				s->min.u = v;
-			if (s->finite + k == 0 || v > s->max.u)
-				s->max.u = v;
-			sum += (long double)v;
+			TRACK_EXTREMES(s->min.u, s->max.u, c->blk->u[k],
+				       s->finite + k == 0);
+			sum += (long double)c->blk->u[k];
 		} else {
-			int64_t v = c->blk->i[k];
-
-			if (s->finite + k == 0 || v < s->min.i)
-				s->min.i = v;
-			if (s->finite + k == 0 || v > s->max.i)
-				s->max.i = v;
-			sum += (long double)v;
+			TRACK_EXTREMES(s->min.i, s->max.i, c->blk->i[k],
+				       s->finite + k == 0);
+			sum += (long double)c->blk->i[k];
 		}
 	}
 	mean = sum / (long double)n;
