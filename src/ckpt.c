@@ -269,18 +269,6 @@ ckpt_format(const struct ckpt *ck)
 	return ck->format;
 }
 
-struct pyval *
-ckpt_top(const struct ckpt *ck)
-{
-	return ck->top;
-}
-
-struct pyarena *
-ckpt_arena(const struct ckpt *ck)
-{
-	return ck->arena;
-}
-
 const char *
 ckpt_storage_record(const struct ckpt *ck, const struct pyval *storage)
 {
@@ -760,13 +748,9 @@ static int
 channel_values(struct ckpt *ck, const struct pyval *v, size_t n,
 	       struct tval *out, struct ckerr *err)
 {
-	const struct pv_tensor *t = torchpkl_tensor(v);
-
-	/* plain tensors only: a quantized one would recurse */
-	if (!t || t->numel != n || t->rebuild == PV_REBUILD_QTENSOR)
-		return ckerr_set(err, CKERR_FORMAT, "malformed per-channel "
-				 "quantizer parameters");
-	return ckpt_tensor_values(ck, t, out, n, err) < 0 ? -1 : 0;
+	/* channel_params_fit() checked v: n values, not quantized */
+	return ckpt_tensor_values(ck, torchpkl_tensor(v), out, n, err) < 0 ?
+	       -1 : 0;
 }
 
 /* A per-channel scales/zero-points tensor: nch values, each stored. */

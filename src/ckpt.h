@@ -55,11 +55,6 @@ void ckpt_free(struct ckpt *ck);
 
 enum ckpt_format ckpt_format(const struct ckpt *ck);
 
-/* The unpickled top-level object. */
-struct pyval *ckpt_top(const struct ckpt *ck);
-
-struct pyarena *ckpt_arena(const struct ckpt *ck);
-
 /* The record holding a storage's bytes ("data/3"), relative to the folder. */
 const char *ckpt_storage_record(const struct ckpt *ck,
 				const struct pyval *storage);

@@ -305,7 +305,7 @@ read_central(struct tzip *z, uint64_t cd_off, uint64_t cd_size,
 	uint64_t size = bsrc_size(z->src);
 	uint8_t *cd;
 	struct rd r;
-	size_t i, prefix_len = 0, names_len = 0;
+	size_t i, prefix_len = 0;
 	char *np;
 
 	cd = malloc(cd_size ? (size_t)cd_size : 1);
@@ -351,7 +351,6 @@ read_central(struct tzip *z, uint64_t cd_off, uint64_t cd_size,
 		np[nl] = '\0';
 		e->name = np;
 		np += nl + 1;
-		names_len += nl + 1;
 		e->crc = crc;
 		e->csize = csz;
 		e->usize = usz;
@@ -400,7 +399,6 @@ read_central(struct tzip *z, uint64_t cd_off, uint64_t cd_size,
 		}
 		e->rel = e->name + prefix_len + 1;
 	}
-	(void)names_len;
 	z->n = (size_t)count;
 	free(cd);
 

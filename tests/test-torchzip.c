@@ -65,6 +65,9 @@ check_file(void **state)
 		fail_msg("%s: %s", fx->path, err.msg);
 	assert_true(tzip_count(z) > 0);
 	assert_non_null(tzip_find(z, "data.pkl"));
+	/* the folder is the first entry's, and every entry lives in it */
+	assert_int_equal(strncmp(tzip_entry(z, 0)->name, tzip_prefix(z),
+				 strlen(tzip_prefix(z))), 0);
 	for (i = 0; i < tzip_count(z); i++) {
 		const struct tzip_entry *e = tzip_entry(z, i);
 		struct buf ours = BUF_INIT, lib = BUF_INIT;
