@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -271,73 +272,133 @@ add_tval(struct buf *b, const struct tval *v)
 	}
 }
 
-#define ROW(label) buf_addf(&out, "%-16s", label)
+/* Start a "label           value" line. */
+static int
+row(struct buf *out, const char *label)
+{
+	return buf_addf(out, "%-16s", label);
+}
+
+/* A whole line: label, then printf-formatted value. */
+static int __attribute__((format(printf, 3, 4)))
+rowf(struct buf *out, const char *label, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (row(out, label) < 0)
+		return -1;
+	va_start(ap, fmt);
+	r = buf_vaddf(out, fmt, ap);
+	va_end(ap);
+	return r < 0 ? -1 : buf_addch(out, '\n');
+}
+
+/* A line holding a key as text output shows keys. */
+static int
+row_key(struct buf *out, const char *label, const char *key)
+{
+	if (row(out, label) < 0 || cli_add_key(out, key) < 0)
+		return -1;
+	return buf_addch(out, '\n');
+}
+
+/* A line holding one decoded value. */
+static int
+row_value(struct buf *out, const char *label, const struct tval *v)
+{
+	if (row(out, label) < 0 || add_tval(out, v) < 0)
+		return -1;
+	return buf_addch(out, '\n');
+}
+
+static int
+row_dims(struct buf *out, const char *label, const int64_t *d, int n)
+{
+	if (row(out, label) < 0 || cli_add_shape(out, d, n) < 0)
+		return -1;
+	return buf_addch(out, '\n');
+}
+
+static int
+text_stats(struct buf *out, const struct shown *s)
+{
+	const struct tstats *st = &s->st;
+
+	if (!s->have_stats)
+		return rowf(out, "statistics", "unavailable: %s", s->stats_why);
+	if (st->finite && st->kind != TV_COMPLEX &&
+	    (row_value(out, "min", &st->min) < 0 ||
+	     row_value(out, "max", &st->max) < 0))
+		return -1;
+	if (st->finite && st->kind == TV_COMPLEX &&
+	    rowf(out, "mean", "(%g%+gj)", st->mean, st->mean_im) < 0)
+		return -1;
+	if (st->finite && st->kind != TV_COMPLEX &&
+	    rowf(out, "mean", "%g", st->mean) < 0)
+		return -1;
+	if (st->finite > 1 && rowf(out, "std", "%g", st->std) < 0)
+		return -1;
+	if (rowf(out, "nan", "%" PRIu64, st->nan) < 0 ||
+	    rowf(out, "inf", "%" PRIu64, st->inf) < 0)
+		return -1;
+	if (st->finite < st->count &&
+	    rowf(out, "", "(min, max, mean and std cover the %" PRIu64
+		 " finite values)", st->finite) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+text_values(struct buf *out, const struct shown *s)
+{
+	size_t i;
+
+	if (row(out, "values") < 0 || buf_addch(out, '[') < 0)
+		return -1;
+	for (i = 0; i < s->nvals; i++)
+		if ((i && buf_addstr(out, ", ") < 0) ||
+		    add_tval(out, &s->vals[i]) < 0)
+			return -1;
+	if (s->nvals < s->t->numel &&
+	    buf_addstr(out, s->nvals ? ", ..." : "...") < 0)
+		return -1;
+	return buf_addstr(out, "]\n");
+}
 
 static int
 show_text(struct ckpt *ck, const struct shown *s, size_t want)
 {
 	const struct pv_tensor *t = s->t;
 	const struct pv_storage *sto = t->storage->u.storage;
-	const struct tstats *st = &s->st;
 	struct buf out = BUF_INIT;
 	size_t i;
-	int bad = 0, r;
+	int bad, r;
 
-	bad |= ROW("key") | cli_add_key(&out, s->key) | buf_addch(&out, '\n');
-	bad |= ROW("path") | cli_add_key(&out, s->path) | buf_addch(&out, '\n');
-	bad |= ROW("dtype") | buf_addf(&out, "%s\n", dtype_name(t->dtype));
-	bad |= ROW("shape") | cli_add_shape(&out, t->shape, t->ndim) |
-	       buf_addch(&out, '\n');
-	bad |= ROW("stride") | cli_add_shape(&out, t->stride, t->ndim) |
-	       buf_addch(&out, '\n');
-	bad |= ROW("storage offset") | buf_addf(&out, "%" PRIu64 "\n", t->offset);
-	bad |= ROW("elements") | buf_addf(&out, "%" PRIu64 "\n", t->numel);
-	bad |= ROW("bytes") | buf_addf(&out, "%" PRIu64, tensor_nbytes(t)) |
-	       cli_add_human(&out, tensor_nbytes(t)) | buf_addch(&out, '\n');
-	bad |= ROW("requires_grad") | buf_addf(&out, "%s\n",
-					       requires_grad(s) ? "true" : "false");
-	bad |= ROW("storage") | buf_addf(&out, "%s (%s, %" PRIu64 " elements, %"
-					 PRIu64 " bytes, %s)\n",
-					 ckpt_storage_record(ck, t->storage),
-					 dtype_name(sto->dtype), sto->numel,
-					 sto->nbytes, sto->location);
-	for (i = 0; i < s->shared.n; i++)
-		bad |= ROW(i ? "" : "shared with") |
-		       cli_add_key(&out, s->shared.v[i].key) | buf_addch(&out, '\n');
-	if (!s->have_stats) {
-		bad |= ROW("statistics") | buf_addf(&out, "unavailable: %s\n",
-						    s->stats_why);
-	} else {
-		if (st->finite && st->kind != TV_COMPLEX) {
-			bad |= ROW("min") | add_tval(&out, &st->min) |
-			       buf_addch(&out, '\n');
-			bad |= ROW("max") | add_tval(&out, &st->max) |
-			       buf_addch(&out, '\n');
-		}
-		if (st->finite && st->kind == TV_COMPLEX)
-			bad |= ROW("mean") | buf_addf(&out, "(%g%+gj)\n",
-						      st->mean, st->mean_im);
-		else if (st->finite)
-			bad |= ROW("mean") | buf_addf(&out, "%g\n", st->mean);
-		if (st->finite > 1)
-			bad |= ROW("std") | buf_addf(&out, "%g\n", st->std);
-		bad |= ROW("nan") | buf_addf(&out, "%" PRIu64 "\n", st->nan);
-		bad |= ROW("inf") | buf_addf(&out, "%" PRIu64 "\n", st->inf);
-		if (st->finite < st->count)
-			bad |= ROW("") | buf_addf(&out, "(min, max, mean and std "
-						  "cover the %" PRIu64
-						  " finite values)\n",
-						  st->finite);
-	}
-	if (s->nvals || (want && s->have_stats)) {
-		bad |= ROW("values") | buf_addch(&out, '[');
-		for (i = 0; i < s->nvals; i++)
-			bad |= (i ? buf_addstr(&out, ", ") : 0) |
-			       add_tval(&out, &s->vals[i]);
-		if (s->nvals < t->numel)
-			bad |= buf_addstr(&out, s->nvals ? ", ..." : "...");
-		bad |= buf_addstr(&out, "]\n");
-	}
+	bad = row_key(&out, "key", s->key) < 0 ||
+	      row_key(&out, "path", s->path) < 0 ||
+	      rowf(&out, "dtype", "%s", dtype_name(t->dtype)) < 0 ||
+	      row_dims(&out, "shape", t->shape, t->ndim) < 0 ||
+	      row_dims(&out, "stride", t->stride, t->ndim) < 0 ||
+	      rowf(&out, "storage offset", "%" PRIu64, t->offset) < 0 ||
+	      rowf(&out, "elements", "%" PRIu64, t->numel) < 0 ||
+	      row(&out, "bytes") < 0 ||
+	      buf_addf(&out, "%" PRIu64, tensor_nbytes(t)) < 0 ||
+	      cli_add_human(&out, tensor_nbytes(t)) < 0 ||
+	      buf_addch(&out, '\n') < 0 ||
+	      rowf(&out, "requires_grad", "%s",
+		   requires_grad(s) ? "true" : "false") < 0 ||
+	      rowf(&out, "storage", "%s (%s, %" PRIu64 " elements, %" PRIu64
+		   " bytes, %s)", ckpt_storage_record(ck, t->storage),
+		   dtype_name(sto->dtype), sto->numel, sto->nbytes,
+		   sto->location) < 0;
+	for (i = 0; !bad && i < s->shared.n; i++)
+		bad = row_key(&out, i ? "" : "shared with",
+			      s->shared.v[i].key) < 0;
+	if (!bad)
+		bad = text_stats(&out, s) < 0;
+	if (!bad && (s->nvals || (want && s->have_stats)))
+		bad = text_values(&out, s) < 0;
 	r = bad ? cli_error(s->file, "out of memory") : cli_write(&out);
 	buf_release(&out);
 	return r;
