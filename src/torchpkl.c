@@ -260,7 +260,7 @@ make_tensor(struct pyarena *a, int kind, struct pyval *func,
 	struct pv_tensor *t;
 	struct pv_storage *s;
 	size_t n = args->u.seq.len;
-	uint64_t cap;
+	uint64_t cap, nbytes;
 	int nstride, i;
 	char fname[256];
 
@@ -337,8 +337,8 @@ make_tensor(struct pyarena *a, int kind, struct pyval *func,
 		break;
 	}
 	/* torch computes nbytes in int64: larger tensors cannot exist */
-	if (mul_u64(t->numel, dtype_size(t->dtype), &cap) < 0 ||
-	    cap > (uint64_t)INT64_MAX) {
+	if (mul_u64(t->numel, dtype_size(t->dtype), &nbytes) < 0 ||
+	    nbytes > (uint64_t)INT64_MAX) {
 		ckerr_set(err, CKERR_FORMAT, "tensor of %llu elements of %s is "
 			  "larger than 2^63 bytes",
 			  (unsigned long long)t->numel, dtype_name(t->dtype));
