@@ -57,21 +57,17 @@ def add_listing_checks(tap, path, expected):
     tap.add(f"ls --all --json {name}",
             lambda: cks.check_json(["ls", file, "--all", "--json"], ls_all))
 
-    def text():
-        run = cks.run_cks("ls", file)
-        if run.returncode != 0:
-            return ["expected exit status 0"] + run.describe()
-        problems = cks.check_ls_text(run.stdout, ls)
-        return problems + run.describe() if problems else []
-    tap.add(f"ls {name} (text)", text)
-
-    def layout():
-        run = cks.run_cks("layout", file)
-        if run.returncode != 0:
-            return ["expected exit status 0"] + run.describe()
-        problems = cks.check_layout_text(run.stdout, ls)
-        return problems + run.describe() if problems else []
-    tap.add(f"layout {name}", layout)
+    def text_check(command, checker):
+        """A check that `command FILE` exits 0 and its text passes checker."""
+        def check():
+            run = cks.run_cks(command, file)
+            if run.returncode != 0:
+                return ["expected exit status 0"] + run.describe()
+            problems = checker(run.stdout, ls)
+            return problems + run.describe() if problems else []
+        return check
+    tap.add(f"ls {name} (text)", text_check("ls", cks.check_ls_text))
+    tap.add(f"layout {name}", text_check("layout", cks.check_layout_text))
 
 
 def add_root_checks(tap, outdir):
