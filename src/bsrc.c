@@ -82,6 +82,12 @@ bsrc_size(const struct bsrc *s)
 	return s->size;
 }
 
+int
+bsrc_fd(const struct bsrc *s)
+{
+	return s->fd;
+}
+
 static int
 bsrc_check_range(const struct bsrc *s, uint64_t off, uint64_t n,
 		 struct ckerr *err)

@@ -31,6 +31,9 @@ void bsrc_free(struct bsrc *s);
 /* Size in bytes, fixed at open. */
 uint64_t bsrc_size(const struct bsrc *s);
 
+/* The file descriptor of a file source, or -1 for memory. */
+int bsrc_fd(const struct bsrc *s);
+
 /* Read exactly n bytes at off into buf. */
 int bsrc_pread(struct bsrc *s, void *buf, size_t n, uint64_t off,
 	       struct ckerr *err);

@@ -11,6 +11,7 @@
 #include "rd.h"
 #include "torchpkl.h"
 #include "unpickle.h"
+#include "grow.h"
 #include "banned.h"
 
 /* The pickle of a checkpoint is held in memory while it is parsed. */
@@ -24,6 +25,7 @@ struct ckpt {
 	struct pyval *top;
 	const struct tzip_entry **records;	/* by storage index */
 	size_t nstorages;
+	bool changed;		/* the graph differs from the pickle read */
 };
 
 const char *
@@ -267,6 +269,56 @@ enum ckpt_format
 ckpt_format(const struct ckpt *ck)
 {
 	return ck->format;
+}
+
+struct pyval *
+ckpt_top(const struct ckpt *ck)
+{
+	return ck->top;
+}
+
+struct pyarena *
+ckpt_arena(const struct ckpt *ck)
+{
+	return ck->arena;
+}
+
+struct tzip *
+ckpt_zip(const struct ckpt *ck)
+{
+	return ck->zip;
+}
+
+struct bsrc *
+ckpt_bsrc(const struct ckpt *ck)
+{
+	return ck->src;
+}
+
+size_t
+ckpt_storage_count(const struct ckpt *ck)
+{
+	return ck->nstorages;
+}
+
+const struct tzip_entry *
+ckpt_storage_entry(const struct ckpt *ck, const struct pyval *storage)
+{
+	size_t i = storage->u.storage->index;
+
+	return i < ck->nstorages ? ck->records[i] : NULL;
+}
+
+bool
+ckpt_changed(const struct ckpt *ck)
+{
+	return ck->changed;
+}
+
+void
+ckpt_mark_changed(struct ckpt *ck)
+{
+	ck->changed = true;
 }
 
 const char *
@@ -610,13 +662,12 @@ list_add(struct ckpt_list *l, const char *key, size_t len, struct pyval *v,
 	struct ckpt_entry *e;
 
 	if (l->n == l->alloc) {
-		size_t n = l->alloc ? l->alloc * 2 : 64;
-		struct ckpt_entry *p = realloc(l->v, n * sizeof(*p));
+		struct ckpt_entry *p = grow_array(l->v, &l->alloc, l->n + 1,
+						  sizeof(*p), 64);
 
 		if (!p)
 			return ckerr_nomem(err);
 		l->v = p;
-		l->alloc = n;
 	}
 	e = &l->v[l->n];
 	e->key = strndup(key, len);

@@ -55,6 +55,30 @@ void ckpt_free(struct ckpt *ck);
 
 enum ckpt_format ckpt_format(const struct ckpt *ck);
 
+/* The unpickled top-level object. */
+struct pyval *ckpt_top(const struct ckpt *ck);
+
+/* The arena of the graph (edits add nodes to it). */
+struct pyarena *ckpt_arena(const struct ckpt *ck);
+
+/* The container and the byte source behind it (for the writer). */
+struct tzip *ckpt_zip(const struct ckpt *ck);
+struct bsrc *ckpt_bsrc(const struct ckpt *ck);
+
+/* Number of storages the pickle declared (their indexes are 0 .. n-1). */
+size_t ckpt_storage_count(const struct ckpt *ck);
+
+/* The record holding a storage's bytes, NULL for a storage made by an edit. */
+const struct tzip_entry *ckpt_storage_entry(const struct ckpt *ck,
+					    const struct pyval *storage);
+
+/*
+ * Has the graph been changed since it was read?  Edits mark it; the
+ * writer then pickles the graph instead of copying the pickle's bytes.
+ */
+bool ckpt_changed(const struct ckpt *ck);
+void ckpt_mark_changed(struct ckpt *ck);
+
 /* The record holding a storage's bytes ("data/3"), relative to the folder. */
 const char *ckpt_storage_record(const struct ckpt *ck,
 				const struct pyval *storage);

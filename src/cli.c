@@ -11,13 +11,18 @@
 #include "banned.h"
 
 const struct cli_opt cli_opts[OPT__COUNT] = {
-	[OPT_JSON] = { "json", NULL, "print one JSON object" },
-	[OPT_ALL] = { "all", NULL,
+	[OPT_JSON] = { "json", 0, NULL, "print one JSON object" },
+	[OPT_ALL] = { "all", 0, NULL,
 		      "list every tensor in the file, keyed by full dotted path" },
-	[OPT_ROOT] = { "root", "PATH",
+	[OPT_ROOT] = { "root", 0, "PATH",
 		       "use the mapping at dotted PATH as the state dict" },
-	[OPT_VALUES] = { "values", "N",
+	[OPT_VALUES] = { "values", 0, "N",
 			 "preview the first N values (default 10)" },
+	[OPT_OUTPUT] = { "output", 'o', "OUT",
+			 "write the result to OUT (atomically)" },
+	[OPT_DRY_RUN] = { "dry-run", 0, NULL,
+			  "print what each edit would change, write nothing" },
+	[OPT_FORCE] = { "force", 0, NULL, "replace OUT when it exists" },
 };
 
 int

@@ -29,11 +29,15 @@ enum cli_opt_id {
 	OPT_ALL,
 	OPT_ROOT,
 	OPT_VALUES,
+	OPT_OUTPUT,
+	OPT_DRY_RUN,
+	OPT_FORCE,
 	OPT__COUNT
 };
 
 struct cli_opt {
 	const char *name;	/* long name, without "--" */
+	char short_name;	/* one-letter form, or 0 */
 	const char *arg;	/* argument name, NULL for a flag */
 	const char *help;
 };
@@ -64,6 +68,7 @@ struct cli_cmd {
 int cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_show(const struct cli_cmd *cmd, const struct cli_args *args);
+int cmd_apply(const struct cli_cmd *cmd, const struct cli_args *args);
 
 /*
  * Print "ckpt-surgeon: WHERE: message" to stderr as one line (control

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "jsonv.h"
 #include "torchpkl.h"
+#include "grow.h"
 #include "banned.h"
 
 #define SHOW_DEFAULT_VALUES 10
@@ -43,9 +44,11 @@ locate(struct ckpt *ck, const struct ckpt_root *root, struct shown *s)
 	if (!v && s->key[0])
 		v = ckpt_resolve(ck, root->node, s->key, &err);
 	if (v) {
-		if (root->path[0])
-			buf_addf(&path, "%s.", root->path);
-		buf_addstr(&path, s->key);
+		if ((root->path[0] && buf_addf(&path, "%s.", root->path) < 0) ||
+		    buf_addstr(&path, s->key) < 0) {
+			buf_release(&path);
+			return cli_error(s->file, "out of memory");
+		}
 	} else {
 		v = ckpt_resolve(ck, NULL, s->key, &err2);
 		if (!v) {
@@ -55,7 +58,10 @@ locate(struct ckpt *ck, const struct ckpt_root *root, struct shown *s)
 					 root->path[0] ? " '" : "", root->path,
 					 root->path[0] ? "'" : "");
 		}
-		buf_addstr(&path, s->key);
+		if (buf_addstr(&path, s->key) < 0) {
+			buf_release(&path);
+			return cli_error(s->file, "out of memory");
+		}
 	}
 	if (!torchpkl_tensor_node(v)) {
 		buf_release(&path);
@@ -88,16 +94,16 @@ find_shared(struct ckpt *ck, struct shown *s)
 		    !strcmp(e->key, s->path))
 			continue;
 		if (s->shared.n == s->shared.alloc) {
-			size_t n = s->shared.alloc ? s->shared.alloc * 2 : 8;
-			struct ckpt_entry *p = realloc(s->shared.v,
-						       n * sizeof(*p));
+			struct ckpt_entry *p = grow_array(s->shared.v,
+							  &s->shared.alloc,
+							  s->shared.n + 1,
+							  sizeof(*p), 8);
 
 			if (!p) {
 				ckpt_list_release(&all);
 				return cli_error(s->file, "out of memory");
 			}
 			s->shared.v = p;
-			s->shared.alloc = n;
 		}
 		s->shared.v[s->shared.n++] = *e;
 		e->key = NULL;	/* moved */

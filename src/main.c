@@ -28,6 +28,15 @@ static const struct cli_cmd commands[] = {
 	  "mean and std (unbiased) cover the finite values; nan and inf are\n"
 	  "counted; quantized tensors are dequantized.",
 	  cmd_show },
+	{ "apply", "SCRIPT FILE", 2, 2,
+	  O(OPT_OUTPUT) | O(OPT_DRY_RUN) | O(OPT_FORCE) | O(OPT_ROOT),
+	  "replay a script of edits on FILE and write the result to OUT",
+	  "The whole script is checked against FILE first; a failing edit\n"
+	  "aborts with SCRIPT:LINE:COL and nothing is written.  The result is\n"
+	  "written to a temporary file beside OUT, flushed, then renamed.\n"
+	  "Everything the edits do not touch is carried over unchanged.\n"
+	  "See ckpt-surgeon-script(5) for the edits.",
+	  cmd_apply },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
@@ -52,7 +61,10 @@ usage_line(FILE *f, const struct cli_cmd *c)
 	for (i = 0; i < OPT__COUNT; i++) {
 		if (!(c->opts & O(i)))
 			continue;
-		if (cli_opts[i].arg)
+		if (cli_opts[i].short_name)
+			fprintf(f, " [-%c %s]", cli_opts[i].short_name,
+				cli_opts[i].arg);
+		else if (cli_opts[i].arg)
 			fprintf(f, " [--%s %s]", cli_opts[i].name,
 				cli_opts[i].arg);
 		else
@@ -75,7 +87,10 @@ command_help(FILE *f, const struct cli_cmd *c)
 
 		if (!(c->opts & O(i)))
 			continue;
-		snprintf(head, sizeof(head), "--%s%s%s", cli_opts[i].name,
+		snprintf(head, sizeof(head), "%s%c%s--%s%s%s",
+			 cli_opts[i].short_name ? "-" : "",
+			 cli_opts[i].short_name ? cli_opts[i].short_name : ' ',
+			 cli_opts[i].short_name ? ", " : "", cli_opts[i].name,
 			 cli_opts[i].arg ? " " : "",
 			 cli_opts[i].arg ? cli_opts[i].arg : "");
 		fprintf(f, "  %-16s %s\n", head, cli_opts[i].help);
@@ -102,6 +117,7 @@ static int
 parse(const struct cli_cmd *c, int argc, char **argv, struct cli_args *a)
 {
 	struct option longopts[OPT__COUNT + 2];
+	char shorts[2 * OPT__COUNT + 3] = ":h", *sp = shorts + 2;
 	int n = 0, i, ch;
 
 	memset(a, 0, sizeof(*a));
@@ -114,7 +130,13 @@ parse(const struct cli_cmd *c, int argc, char **argv, struct cli_args *a)
 		longopts[n].flag = NULL;
 		longopts[n].val = 256 + i;
 		n++;
+		if (cli_opts[i].short_name) {
+			*sp++ = cli_opts[i].short_name;
+			if (cli_opts[i].arg)
+				*sp++ = ':';
+		}
 	}
+	*sp = '\0';
 	longopts[n].name = "help";
 	longopts[n].has_arg = no_argument;
 	longopts[n].flag = NULL;
@@ -123,7 +145,7 @@ parse(const struct cli_cmd *c, int argc, char **argv, struct cli_args *a)
 
 	optind = 1;
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, shorts, longopts, NULL)) != -1) {
 		if (ch == 'h') {
 			command_help(stdout, c);
 			return -1;
@@ -135,6 +157,10 @@ parse(const struct cli_cmd *c, int argc, char **argv, struct cli_args *a)
 		if (ch == ':')
 			return cli_error(c->name, "option '%s' needs an argument",
 					 argv[optind - 1]);
+		if (ch < 256)	/* a short option: find its id */
+			for (i = 0; i < OPT__COUNT; i++)
+				if (cli_opts[i].short_name == ch)
+					ch = 256 + i;
 		a->set[ch - 256] = true;
 		a->val[ch - 256] = optarg;
 	}

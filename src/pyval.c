@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 #include "pyval.h"
+#include "grow.h"
 #include "banned.h"
 
 #define NODE_CHUNK 4096		/* nodes per chunk */
@@ -160,13 +161,14 @@ node_new(struct pyarena *a, enum pyval_kind kind)
 		return NULL;
 	if (a->count == a->nchunks * NODE_CHUNK) {
 		if (a->nchunks == a->chunks_alloc) {
-			size_t n = a->chunks_alloc ? a->chunks_alloc * 2 : 16;
-			struct pyval **c = realloc(a->chunks, n * sizeof(*c));
+			struct pyval **c = grow_array(a->chunks,
+						      &a->chunks_alloc,
+						      a->nchunks + 1,
+						      sizeof(*c), 16);
 
 			if (!c)
 				return NULL;
 			a->chunks = c;
-			a->chunks_alloc = n;
 		}
 		a->chunks[a->nchunks] = malloc(NODE_CHUNK * sizeof(struct pyval));
 		if (!a->chunks[a->nchunks])
@@ -771,16 +773,15 @@ pyval_dict_set(struct pyval *dv, struct pyval *key, struct pyval *value,
 		return 0;
 	}
 	if (d->len == d->alloc) {
-		size_t n = d->alloc ? d->alloc * 2 : 8;
 		struct pv_item *p;
 
-		if (n > UINT32_MAX - 1 || n > SIZE_MAX / sizeof(*p))
+		/* the hash index stores positions in 32 bits */
+		if (d->len >= UINT32_MAX / 2)
 			return ckerr_set(err, CKERR_LIMIT, "dict too large");
-		p = realloc(d->items, n * sizeof(*p));
+		p = grow_array(d->items, &d->alloc, d->len + 1, sizeof(*p), 8);
 		if (!p)
 			return ckerr_nomem(err);
 		d->items = p;
-		d->alloc = n;
 	}
 	d->items[d->len].key = key;
 	d->items[d->len].value = value;
@@ -811,6 +812,82 @@ pyval_dict_find(const struct pyval *dv, const struct pyval *key)
 	    pyval_hash(key, dv->u.dict->seed, &h) < 0)
 		return -1;
 	return dict_lookup(dv->u.dict, key, h);
+}
+
+int
+pyval_dict_rekey(struct pyval *dv, size_t i, struct pyval *key,
+		 struct ckerr *err)
+{
+	struct pv_dict *d = dv->u.dict;
+	uint64_t h;
+
+	if (i >= d->len)
+		return ckerr_set(err, CKERR_USAGE, "no item %zu", i);
+	if (hash_depth(key, d->seed, &h, 0) < 0)
+		return ckerr_set(err, CKERR_FORMAT, "unhashable dict key (%s)",
+				 pyval_kind_name(key->kind));
+	d->items[i].key = key;
+	d->items[i].hash = h;
+	free(d->index);		/* stale until pyval_dict_reindex */
+	d->index = NULL;
+	d->index_cap = 0;
+	return 0;
+}
+
+void
+pyval_dict_remove(struct pyval *dv, const bool *drop)
+{
+	struct pv_dict *d = dv->u.dict;
+	size_t i, n = 0;
+
+	for (i = 0; i < d->len; i++)
+		if (!drop[i])
+			d->items[n++] = d->items[i];
+	d->len = n;
+	free(d->index);
+	d->index = NULL;
+	d->index_cap = 0;
+}
+
+int
+pyval_dict_insert_at(struct pyval *dv, size_t i, struct pyval *key,
+		     struct pyval *value, struct ckerr *err)
+{
+	struct pv_dict *d = dv->u.dict;
+	uint64_t h;
+
+	if (i > d->len)
+		return ckerr_set(err, CKERR_USAGE, "no position %zu", i);
+	if (hash_depth(key, d->seed, &h, 0) < 0)
+		return ckerr_set(err, CKERR_FORMAT, "unhashable dict key (%s)",
+				 pyval_kind_name(key->kind));
+	if (d->len == d->alloc) {
+		struct pv_item *p = grow_array(d->items, &d->alloc, d->len + 1,
+					       sizeof(*p), 8);
+
+		if (!p)
+			return ckerr_nomem(err);
+		d->items = p;
+	}
+	memmove(d->items + i + 1, d->items + i, (d->len - i) * sizeof(*d->items));
+	d->items[i].key = key;
+	d->items[i].value = value;
+	d->items[i].hash = h;
+	d->len++;
+	free(d->index);
+	d->index = NULL;
+	d->index_cap = 0;
+	return 0;
+}
+
+int
+pyval_dict_reindex(struct pyval *dv, struct ckerr *err)
+{
+	struct pv_dict *d = dv->u.dict;
+
+	if (d->len <= DICT_LINEAR_MAX)
+		return 0;
+	return dict_index_build(d, d->len * 2) < 0 ? ckerr_nomem(err) : 0;
 }
 
 struct pyval *

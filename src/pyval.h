@@ -239,6 +239,20 @@ struct pyval *pyval_dict_get_str(const struct pyval *d, const char *key,
 ptrdiff_t pyval_dict_find_str(const struct pyval *d, const char *key,
 			      size_t len);
 
+/*
+ * Batch edits of a dict's items.  They keep the item order and leave the
+ * hash index stale: call pyval_dict_reindex() after the batch (lookups
+ * are linear until then).  The caller keeps keys unique.
+ */
+int pyval_dict_rekey(struct pyval *d, size_t i, struct pyval *key,
+		     struct ckerr *err);
+/* Remove the items whose drop[i] is true. */
+void pyval_dict_remove(struct pyval *d, const bool *drop);
+/* Insert an item at position i (0 .. len). */
+int pyval_dict_insert_at(struct pyval *d, size_t i, struct pyval *key,
+			 struct pyval *value, struct ckerr *err);
+int pyval_dict_reindex(struct pyval *d, struct ckerr *err);
+
 /* True for a str node equal to the NUL-terminated s. */
 bool pyval_is_str(const struct pyval *v, const char *s);
 /* True for a GLOBAL named module.name (after Python 2 name mapping). */

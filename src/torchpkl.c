@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "torchpkl.h"
+#include "grow.h"
 #include "banned.h"
 
 int
@@ -135,15 +136,14 @@ load_storage(void *ctx, struct pyarena *a, struct pyval *pid,
 		return NULL;
 	}
 	if (t->nstorages == t->alloc) {
-		size_t n = t->alloc ? t->alloc * 2 : 16;
-		struct pyval **p = realloc(t->storages, n * sizeof(*p));
+		struct pyval **p = grow_array(t->storages, &t->alloc,
+					      t->nstorages + 1, sizeof(*p), 16);
 
 		if (!p) {
 			ckerr_nomem(err);
 			return NULL;
 		}
 		t->storages = p;
-		t->alloc = n;
 	}
 	s->index = t->nstorages;
 	t->storages[t->nstorages++] = node;

@@ -579,57 +579,70 @@ check_method(const struct tzip_entry *e, struct ckerr *err)
 	return 0;
 }
 
+int
+tzip_read_chunks(struct tzip *z, const struct tzip_entry *e,
+		 int (*fn)(void *ctx, const void *data, size_t len,
+			   struct ckerr *err),
+		 void *ctx, struct ckerr *err)
+{
+	zip_file_t *f;
+	uint64_t left = e->usize;
+	char *chunk;
+	int r = 0;
+
+	if (check_method(e, err) < 0)
+		return -1;
+	f = zip_fopen_index(z->lz, e->index, 0);
+	if (!f)
+		return ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
+				 zip_error_strerror(zip_get_error(z->lz)));
+	chunk = malloc(INFLATE_CHUNK);
+	if (!chunk) {
+		zip_fclose(f);
+		return ckerr_nomem(err);
+	}
+	while (r == 0) {
+		/* a byte past the announced size must not come: reading on to
+		 * the end also makes libzip verify the CRC */
+		uint64_t want = left < INFLATE_CHUNK ? left + 1 : INFLATE_CHUNK;
+		zip_int64_t n = zip_fread(f, chunk, want);
+
+		if (n < 0) {
+			r = ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
+				      zip_error_strerror(zip_file_get_error(f)));
+		} else if ((uint64_t)n > left) {
+			r = ckerr_set(err, CKERR_FORMAT, "'%s': record is longer "
+				      "than its size", e->name);
+		} else if (n == 0) {
+			if (left)
+				r = ckerr_set(err, CKERR_FORMAT, "'%s': record is "
+					      "shorter than its size", e->name);
+			break;
+		} else {
+			left -= (uint64_t)n;
+			r = fn(ctx, chunk, (size_t)n, err);
+		}
+	}
+	free(chunk);
+	zip_fclose(f);
+	return r;
+}
+
+/* tzip_read_chunks callback: append to a buffer. */
+static int
+append_chunk(void *ctx, const void *data, size_t len, struct ckerr *err)
+{
+	return buf_add(ctx, data, len) < 0 ? ckerr_nomem(err) : 0;
+}
+
 static int
 read_libzip(struct tzip *z, const struct tzip_entry *e, struct buf *out,
 	    struct ckerr *err)
 {
-	zip_file_t *f = zip_fopen_index(z->lz, e->index, 0);
-	uint64_t left = e->usize;
-
-	if (!f)
-		return ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
-				 zip_error_strerror(zip_get_error(z->lz)));
-	if (buf_grow(out, 0) < 0) {	/* an empty record still gets its NUL */
-		zip_fclose(f);
+	/* the buffer grows as data really arrives: a size may lie */
+	if (buf_grow(out, 0) < 0)	/* an empty record still gets its NUL */
 		return ckerr_nomem(err);
-	}
-	while (left) {
-		/* grow as data really arrives: the claimed size may be a lie */
-		uint64_t chunk = left < INFLATE_CHUNK ? left : INFLATE_CHUNK;
-		zip_int64_t r;
-
-		if (buf_grow(out, (size_t)chunk) < 0) {
-			zip_fclose(f);
-			return ckerr_nomem(err);
-		}
-		r = zip_fread(f, out->data + out->len, chunk);
-
-		if (r <= 0) {
-			ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
-				  r < 0 ? zip_error_strerror(zip_file_get_error(f))
-					: "record is shorter than its size");
-			zip_fclose(f);
-			return -1;
-		}
-		out->len += (size_t)r;
-		left -= (uint64_t)r;
-	}
-	out->data[out->len] = '\0';
-	/* Reading on to the end makes libzip verify the CRC. */
-	{
-		char extra;
-		zip_int64_t r = zip_fread(f, &extra, 1);
-
-		if (r != 0) {
-			ckerr_set(err, CKERR_FORMAT, "'%s': %s", e->name,
-				  r < 0 ? zip_error_strerror(zip_file_get_error(f))
-					: "record is longer than its size");
-			zip_fclose(f);
-			return -1;
-		}
-	}
-	zip_fclose(f);
-	return 0;
+	return tzip_read_chunks(z, e, append_chunk, out, err);
 }
 
 int

@@ -84,6 +84,16 @@ enum tzip_via {
 int tzip_read(struct tzip *z, const struct tzip_entry *e, struct buf *out,
 	      size_t cap, enum tzip_via via, struct ckerr *err);
 
+/*
+ * Read a record through libzip in pieces of at most 1 MiB, calling fn on
+ * each (inflating compressed records and checking the CRC at the end).
+ * Stops at the first error, fn's included.
+ */
+int tzip_read_chunks(struct tzip *z, const struct tzip_entry *e,
+		     int (*fn)(void *ctx, const void *data, size_t len,
+			       struct ckerr *err),
+		     void *ctx, struct ckerr *err);
+
 /* A record's bytes in memory: a mapping of the file, or a private copy. */
 struct tzip_data {
 	const uint8_t *data;

@@ -11,6 +11,7 @@
 #include "pickleops.h"
 #include "rd.h"
 #include "unpickle.h"
+#include "grow.h"
 #include "banned.h"
 
 struct up {
@@ -58,13 +59,12 @@ push(struct up *u, struct pyval *v)
 	if (!v)
 		return ckerr_nomem(u->err);
 	if (u->sp == u->salloc) {
-		size_t n = u->salloc ? u->salloc * 2 : 64;
-		struct pyval **s = realloc(u->stack, n * sizeof(*s));
+		struct pyval **s = grow_array(u->stack, &u->salloc, u->sp + 1,
+					      sizeof(*s), 64);
 
 		if (!s)
 			return ckerr_nomem(u->err);
 		u->stack = s;
-		u->salloc = n;
 	}
 	u->stack[u->sp++] = v;
 	return 0;

@@ -17,7 +17,7 @@ if [ -z "$hits" ]; then ok "no curses or readline outside ui/"; else not_ok "no 
 hits=$(grep -n -E '(^|[^a-z_])(printf|fprintf|vfprintf|puts|fputs|putchar|perror|exit|_exit)[[:space:]]*\(|\b(stdout|stderr)\b' $lib | grep -v -E '^[^:]+:[0-9]+:[[:space:]]*(/?\*|//)')
 if [ -z "$hits" ]; then ok "the library never prints or exits"; else not_ok "the library never prints or exits" "$hits"; fi
 
-for pair in "zip.h:src/torchzip.c" "jansson.h:src/jsonv.c"; do
+for pair in "zip.h:src/torchzip.c" "jansson.h:src/jsonv.c" "zlib.h:src/crc32.c"; do
 	header=${pair%%:*}; owner=${pair#*:}
 	users=$(grep -l -E "#include *<$header>" src/*.c src/*.h ui/*.c ui/*.h tests/*.c 2>/dev/null | sort -u)
 	if [ "$users" = "$owner" ]; then ok "only $owner includes <$header>"; else not_ok "only $owner includes <$header>" "$users"; fi

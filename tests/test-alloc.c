@@ -15,9 +15,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "ckpt.h"
+#include "edit.h"
+#include "script.h"
+#include "write.h"
 #include "banned.h"
 
 void *__real_malloc(size_t n);
@@ -89,23 +93,65 @@ out:
 	return r;
 }
 
-static void
-test_alloc__every_failure_point(void **state)
+static const char edit_script[] =
+	"rename-prefix model net\n"
+	"rename-regex 'net\\.encoder\\.blocks\\.([0-9]+)\\.(.*)' 'b.\\1.\\2'\n"
+	"delete '*.num_batches_tracked'\n";
+
+/* Parse a script, apply it, write the result (then remove it). */
+static int
+apply_scenario(struct ckerr *err)
+{
+	struct ckpt *ck = ckpt_open_memory(demo, demo_len, err);
+	struct ckpt_root root = { NULL, NULL };
+	struct write_opts o = { false, 0 };
+	struct script s;
+	char out[] = "/tmp/cks-alloc-XXXXXX";
+	int fd, r = -1;
+
+	if (!ck)
+		return -1;
+	fd = mkstemp(out);
+	assert_true(fd >= 0);
+	close(fd);
+	unlink(out);
+	if (script_parse(edit_script, sizeof(edit_script) - 1, "a.cks", &s,
+			 err) < 0)
+		goto free_ck;
+	if (ckpt_find_root(ck, NULL, &root, err) == 0 &&
+	    edit_apply(ck, &root, &s, NULL, err) == 0 &&
+	    ckpt_write(ck, out, &o, err) == 0)
+		r = 0;
+	/* a failed write leaves no file behind */
+	assert_int_equal(access(out, F_OK) == 0, r == 0);
+	unlink(out);
+	script_release(&s);
+free_ck:
+	ckpt_root_release(&root);
+	ckpt_free(ck);
+	return r;
+}
+
+/* Fail allocation 1, 2, ... of a scenario until one run needs fewer. */
+static unsigned long
+fail_each_allocation(int (*run)(struct ckerr *))
 {
 	struct ckerr err = CKERR_INIT;
 	unsigned long n, total;
 
-	(void)state;
 	fail_at = 0;
 	seen = 0;
-	assert_int_equal(scenario(&err), 0);
+	if (run(&err) != 0)
+		fail_msg("the scenario fails without injection: %s", err.msg);
 	for (n = 1;; n++) {
 		ckerr_clear(&err);
 		fail_at = n;
 		seen = 0;
-		if (scenario(&err) == 0) {
+		if (run(&err) == 0) {
 			fail_at = 0;
-			assert_true(seen < n);	/* no failure was injected */
+			if (seen >= n)
+				fail_msg("allocation %lu failed and nobody "
+					 "noticed", n);
 			break;
 		}
 		total = seen;
@@ -115,7 +161,30 @@ test_alloc__every_failure_point(void **state)
 				 "'%s' (code %d)", n, err.msg, err.code);
 		assert_true(total >= n);
 	}
-	print_message("# %lu allocation points failed one at a time\n", n - 1);
+	return n - 1;
+}
+
+static void
+test_alloc__every_failure_point(void **state)
+{
+	unsigned long n;
+
+	(void)state;
+	n = fail_each_allocation(scenario);
+	print_message("# open/list/read: %lu allocation points failed one at "
+		      "a time\n", n);
+	assert_true(n > 100);
+}
+
+static void
+test_alloc__apply_path(void **state)
+{
+	unsigned long n;
+
+	(void)state;
+	n = fail_each_allocation(apply_scenario);
+	print_message("# parse/apply/write: %lu allocation points failed one "
+		      "at a time\n", n);
 	assert_true(n > 100);
 }
 
@@ -124,6 +193,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alloc__every_failure_point),
+		cmocka_unit_test(test_alloc__apply_path),
 	};
 	const char *path = getenv("CKS_DEMO");
 	FILE *f;

@@ -772,15 +772,16 @@ class Run:
         return lines
 
 
-def run_cks(*args):
-    """Run the binary with args; never raises for the program's failures."""
+def run_cks(*args, cwd=None):
+    """Run the binary with args (in cwd); never raises for the program's
+    failures."""
     missing = binary_missing()
     if missing:
         raise BinaryMissing(missing)
     argv = [binary(), *map(str, args)]
     try:
         proc = subprocess.run(argv, capture_output=True, timeout=TIMEOUT,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL, cwd=cwd)
     except subprocess.TimeoutExpired as exc:
         out = (exc.stdout or b"").decode("utf-8", "replace")
         err = (exc.stderr or b"").decode("utf-8", "replace")
@@ -831,11 +832,16 @@ def _tap_text(text):
     return text.replace("#", "\\#").replace("\n", " ")
 
 
+class Headline(str):
+    """A problem that also goes into the TAP description (apply failed: ...)."""
+
+
 class Tap:
     """Collects checks, then runs them printing TAP for automake's driver.
 
     A check is a function returning a list of problems (empty = ok).  Checks
     that need the binary all fail with "binary not found" when it is missing.
+    The first Headline problem is appended to the not-ok line.
     """
 
     def __init__(self):
@@ -858,6 +864,9 @@ class Tap:
                     problems, description = [str(exc)], f"{description}: {exc}"
                 except Exception:
                     problems = ["the check itself failed:"] + traceback.format_exc().splitlines()
+            heads = [p for p in problems if isinstance(p, Headline)]
+            if heads:
+                description = f"{description}: {heads[0]}"
             status = "not ok" if problems else "ok"
             failed += bool(problems)
             print(f"{status} {number} - {_tap_text(description)}")

@@ -1,0 +1,136 @@
+/* cmd-apply: replay a script of edits and write the result. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "edit.h"
+#include "script.h"
+#include "write.h"
+#include "banned.h"
+
+/* Scripts are text people write: far below this. */
+#define SCRIPT_MAX_BYTES ((size_t)64 << 20)
+
+/* Read and parse SCRIPT; prints the error and returns -1 on failure. */
+static int
+load_script(const char *path, struct script *s)
+{
+	struct ckerr err = CKERR_INIT;
+	struct buf text = BUF_INIT;
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int r;
+
+	if (!f)
+		return cli_error(path, "cannot open: %s", strerror(errno)), -1;
+	buf_init(&text, SCRIPT_MAX_BYTES);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(&text, chunk, n) < 0) {
+			fclose(f);
+			buf_release(&text);
+			return cli_error(path, "script larger than %zu MiB",
+					 SCRIPT_MAX_BYTES >> 20), -1;
+		}
+	if (ferror(f)) {
+		fclose(f);
+		buf_release(&text);
+		return cli_error(path, "cannot read: %s", strerror(errno)), -1;
+	}
+	fclose(f);
+	r = script_parse(text.data ? text.data : "", text.len, path, s, &err);
+	buf_release(&text);
+	if (r < 0)
+		return cli_error(NULL, "%s", err.msg), -1;
+	return 0;
+}
+
+/* "SCRIPT:LINE:COL: warning: ..." for every edit that warned. */
+static void
+print_warnings(const struct script *s, const struct edit_report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->n; i++)
+		if (rep->v[i].warning)
+			cli_error(NULL, "%s:%u:%u: warning: %s", s->name,
+				  s->edits[i].pos.line, s->edits[i].pos.col,
+				  rep->v[i].warning);
+}
+
+/* --dry-run: each edit's line, then what it changes. */
+static int
+print_dry_run(const struct script *s, const struct edit_report *rep)
+{
+	struct buf out = BUF_INIT;
+	size_t i, k;
+	int bad = 0;
+
+	for (i = 0; i < rep->n && !bad; i++) {
+		const struct edit_result *res = &rep->v[i];
+
+		bad = buf_addf(&out, "%s:%u: ", s->name, s->edits[i].pos.line) < 0 ||
+		      edit_print(&s->edits[i], &out) < 0 ||
+		      buf_addch(&out, '\n') < 0;
+		for (k = 0; k < res->n && !bad; k++) {
+			bad = buf_addstr(&out, "  ") < 0 ||
+			      cli_add_key(&out, res->changes[k].from) < 0;
+			if (!bad && res->changes[k].to)
+				bad = buf_addstr(&out, " -> ") < 0 ||
+				      cli_add_key(&out, res->changes[k].to) < 0;
+			else if (!bad)
+				bad = buf_addstr(&out, " (deleted)") < 0;
+			bad = bad || buf_addch(&out, '\n') < 0;
+		}
+	}
+	bad = bad ? cli_error(NULL, "out of memory") : cli_write(&out);
+	buf_release(&out);
+	return bad;
+}
+
+int
+cmd_apply(const struct cli_cmd *cmd, const struct cli_args *args)
+{
+	const char *spath = args->ops[0], *file = args->ops[1];
+	const char *out = args->val[OPT_OUTPUT];
+	bool dry = args->set[OPT_DRY_RUN];
+	struct edit_report rep = EDIT_REPORT_INIT;
+	struct write_opts wo = { args->set[OPT_FORCE], 0 };
+	struct ckerr err = CKERR_INIT;
+	struct script s;
+	struct ckpt_root root;
+	struct ckpt *ck;
+	int r;
+
+	if (!dry && !out)
+		return cli_error(cmd->name, "missing -o OUT (or --dry-run)");
+	if (load_script(spath, &s) < 0)
+		return EXIT_ERROR;
+	ck = cli_open(file, args, &root);
+	if (!ck) {
+		script_release(&s);
+		return EXIT_ERROR;
+	}
+	r = dry ? edit_check(ck, &root, &s, &rep, &err)
+		: edit_apply(ck, &root, &s, &rep, &err);
+	if (r < 0) {
+		/* script problems carry their position; others are FILE's */
+		r = strncmp(err.msg, s.name, strlen(s.name)) ?
+		    cli_error(file, "%s", err.msg) : cli_error(NULL, "%s", err.msg);
+	} else {
+		print_warnings(&s, &rep);
+		if (dry)
+			r = print_dry_run(&s, &rep);
+		else if (ckpt_write(ck, out, &wo, &err) < 0)
+			r = cli_error(out, "%s", err.msg);
+	}
+	edit_report_release(&rep);
+	ckpt_root_release(&root);
+	ckpt_free(ck);
+	script_release(&s);
+	return r;
+}

@@ -1,0 +1,304 @@
+/*
+ * test-edit: the edit engine on the demo checkpoint (no torch needed):
+ * renames keep positions, _metadata follows, collisions and missing keys
+ * are refused with script positions, a failing script changes nothing,
+ * and every edit can be undone exactly.
+ */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "edit.h"
+#include "script.h"
+#include "banned.h"
+
+struct fx {
+	struct ckpt *ck;
+	struct ckpt_root root;
+	struct ckerr err;
+};
+
+static int
+setup(void **state)
+{
+	const char *demo = getenv("CKS_DEMO");
+	struct fx *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -1;
+	f->ck = ckpt_open(demo ? demo : "examples/demo.ckpt", &f->err);
+	if (!f->ck || ckpt_find_root(f->ck, NULL, &f->root, &f->err) < 0) {
+		fprintf(stderr, "setup: %s\n", f->err.msg);
+		return -1;
+	}
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	ckpt_root_release(&f->root);
+	ckpt_free(f->ck);
+	free(f);
+	return 0;
+}
+
+/* The state dict's keys (and values) joined, to compare whole states. */
+static char *
+snapshot(const struct fx *f, bool with_meta)
+{
+	const struct pv_dict *d = f->root.node->u.dict;
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	for (i = 0; i < d->len; i++)
+		buf_addf(&b, "%s=%u;", d->items[i].key->u.s.data,
+			 d->items[i].value->id);
+	if (with_meta) {
+		const struct pyval *m = pyval_dict_get_str(d->state, "_metadata", 9);
+
+		for (i = 0; m && i < m->u.dict->len; i++)
+			buf_addf(&b, "|%s", m->u.dict->items[i].key->u.s.data);
+	}
+	return buf_detach(&b, NULL);
+}
+
+static void
+parse(const char *text, struct script *s)
+{
+	struct ckerr err = CKERR_INIT;
+
+	if (script_parse(text, strlen(text), "t.cks", s, &err) < 0)
+		fail_msg("parse: %s", err.msg);
+}
+
+static ptrdiff_t
+key_at(const struct fx *f, const char *key)
+{
+	return pyval_dict_find_str(f->root.node, key, strlen(key));
+}
+
+static bool
+has_meta(const struct fx *f, const char *module)
+{
+	const struct pyval *m = pyval_dict_get_str(f->root.node->u.dict->state,
+						   "_metadata", 9);
+
+	return pyval_dict_find_str(m, module, strlen(module)) >= 0;
+}
+
+static void
+test_edit__rename_prefix_keeps_positions_and_metadata(void **state)
+{
+	struct fx *f = *state;
+	struct script s;
+	ptrdiff_t at = key_at(f, "model.heads.label.weight");
+
+	parse("rename-prefix model.heads out\n", &s);
+	assert_int_equal(edit_apply(f->ck, &f->root, &s, NULL, &f->err), 0);
+	assert_int_equal(key_at(f, "out.label.weight"), at);
+	assert_int_equal(key_at(f, "model.heads.label.weight"), -1);
+	assert_true(has_meta(f, "out.label"));
+	assert_true(has_meta(f, "out"));
+	assert_false(has_meta(f, "model.heads"));
+	assert_true(has_meta(f, "model"));	/* not under the prefix */
+	assert_true(ckpt_changed(f->ck));
+	script_release(&s);
+}
+
+static void
+test_edit__whole_components_only(void **state)
+{
+	struct fx *f = *state;
+	struct script s;
+
+	/* "model.enc" is not a prefix of "model.encoder.x" */
+	parse("rename-prefix model.enc x\n", &s);
+	assert_int_equal(edit_apply(f->ck, &f->root, &s, NULL, &f->err), -1);
+	assert_string_equal(f->err.msg, "t.cks:1:15: no key is 'model.enc' or "
+			    "starts with 'model.enc.'");
+	assert_false(ckpt_changed(f->ck));
+	script_release(&s);
+}
+
+static void
+test_edit__failing_script_changes_nothing(void **state)
+{
+	struct fx *f = *state;
+	char *before = snapshot(f, true), *after;
+	struct script s;
+
+	/* the first two edits are fine, the third collides */
+	parse("rename-prefix model net\n"
+	      "delete net.heads.score.bias\n"
+	      "rename net.heads.label.bias net.heads.label.weight\n", &s);
+	assert_int_equal(edit_apply(f->ck, &f->root, &s, NULL, &f->err), -1);
+	assert_string_equal(f->err.msg, "t.cks:3:1: 'net.heads.label.bias' "
+			    "would be renamed to 'net.heads.label.weight', which "
+			    "is already a key");
+	after = snapshot(f, true);
+	assert_string_equal(before, after);
+	assert_false(ckpt_changed(f->ck));
+	free(before);
+	free(after);
+	script_release(&s);
+}
+
+static void
+test_edit__collision_between_renamed_keys(void **state)
+{
+	struct fx *f = *state;
+	struct script s;
+
+	parse("rename-regex 'model\\.encoder\\.blocks\\.[01]\\.(.*)' 'b.\\1'\n",
+	      &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, NULL, &f->err), -1);
+	assert_string_equal(f->err.msg, "t.cks:1:1: 'model.encoder.blocks.0."
+			    "norm.bias' and 'model.encoder.blocks.1.norm.bias' "
+			    "would both be named 'b.norm.bias'");
+	script_release(&s);
+}
+
+static void
+test_edit__errors_name_the_position(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *script, *msg;
+	} cases[] = {
+		{ "rename nope x\n", "t.cks:1:8: no key 'nope' in the state dict" },
+		{ "\n  delete 'zz*'\n", "t.cks:2:10: no key matches 'zz*'" },
+		{ "rename-regex '(' x\n", NULL },	/* regerror text varies */
+		{ "rename-regex 'a(b)' '\\2'\n", "t.cks:1:21: the replacement "
+		  "refers to group \\2, the regex has 1" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct script s;
+
+		ckerr_clear(&f->err);
+		parse(cases[i].script, &s);
+		assert_int_equal(edit_check(f->ck, &f->root, &s, NULL, &f->err),
+				 -1);
+		if (cases[i].msg)
+			assert_string_equal(f->err.msg, cases[i].msg);
+		else
+			assert_non_null(strstr(f->err.msg, "t.cks:1:14: invalid "
+					       "regex '('"));
+		script_release(&s);
+	}
+}
+
+static void
+test_edit__regex_renaming_nothing_warns(void **state)
+{
+	struct fx *f = *state;
+	struct edit_report rep = EDIT_REPORT_INIT;
+	struct script s;
+
+	parse("rename-regex 'nomatch(.*)' 'x\\1'\n", &s);
+	assert_int_equal(edit_apply(f->ck, &f->root, &s, &rep, &f->err), 0);
+	assert_int_equal(rep.n, 1);
+	assert_string_equal(rep.v[0].warning, "rename-regex renames no key");
+	assert_int_equal(rep.v[0].n, 0);
+	assert_false(ckpt_changed(f->ck));
+	edit_report_release(&rep);
+	script_release(&s);
+}
+
+static void
+test_edit__report_lists_changes(void **state)
+{
+	struct fx *f = *state;
+	struct edit_report rep = EDIT_REPORT_INIT;
+	struct script s;
+
+	parse("rename model.heads.score.bias b\ndelete 'model.encoder.norm.*'\n",
+	      &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, &rep, &f->err), 0);
+	assert_int_equal(rep.v[0].n, 1);
+	assert_string_equal(rep.v[0].changes[0].from, "model.heads.score.bias");
+	assert_string_equal(rep.v[0].changes[0].to, "b");
+	assert_int_equal(rep.v[1].n, 5);
+	assert_null(rep.v[1].changes[0].to);
+	/* checking changes nothing */
+	assert_true(key_at(f, "model.heads.score.bias") >= 0);
+	assert_false(ckpt_changed(f->ck));
+	edit_report_release(&rep);
+	script_release(&s);
+}
+
+/* Apply each edit, undo it, and compare with the state before. */
+static void
+test_edit__undo_restores_exactly(void **state)
+{
+	struct fx *f = *state;
+	static const char *const edits[] = {
+		"rename model.heads.score.bias b",
+		"rename-prefix model x",
+		"rename-prefix '' wrapped --except 'model.encoder.*'",
+		"rename-prefix model ''",
+		"rename-regex 'model\\.(.*)\\.weight' 'w.\\1'",
+		"delete 'model.encoder.blocks.*'",
+		"delete '*.bias'",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		char *before = snapshot(f, true), *during, *after;
+		struct edit_undo *undo = NULL;
+		struct edit e;
+		int r;
+
+		r = script_parse_line(edits[i], strlen(edits[i]), "t.cks", 1, &e,
+				      &f->err);
+		assert_int_equal(r, 1);
+		if (edit_apply_one(f->ck, &f->root, &e, "t.cks", NULL, &undo,
+				   &f->err) < 0)
+			fail_msg("%s: %s", edits[i], f->err.msg);
+		during = snapshot(f, true);
+		assert_string_not_equal(before, during);
+		assert_int_equal(edit_undo_apply(f->ck, undo, &f->err), 0);
+		after = snapshot(f, true);
+		if (strcmp(before, after))
+			fail_msg("undo of '%s' did not restore the state", edits[i]);
+		/* lookups work again after the undo (index rebuilt) */
+		assert_int_equal(key_at(f, "model.heads.score.bias"),
+				 (ptrdiff_t)f->root.node->u.dict->len - 1);
+		edit_undo_free(undo);
+		edit_release(&e);
+		free(before);
+		free(during);
+		free(after);
+	}
+}
+
+int
+main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(test_edit__##name, setup, \
+						teardown)
+	const struct CMUnitTest tests[] = {
+		T(rename_prefix_keeps_positions_and_metadata),
+		T(whole_components_only),
+		T(failing_script_changes_nothing),
+		T(collision_between_renamed_keys),
+		T(errors_name_the_position),
+		T(regex_renaming_nothing_warns),
+		T(report_lists_changes),
+		T(undo_restores_exactly),
+	};
+#undef T
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
