@@ -25,6 +25,11 @@ struct ckpt {
 	struct pyval *top;
 	const struct tzip_entry **records;	/* by storage index */
 	size_t nstorages;
+	struct made {		/* storages made by edits, after those */
+		uint8_t *bytes;
+		size_t len;
+	} *made;
+	size_t nmade, made_alloc;
 	bool changed;		/* the graph differs from the pickle read */
 };
 
@@ -256,12 +261,17 @@ ckpt_open_memory(const void *data, size_t len, struct ckerr *err)
 void
 ckpt_free(struct ckpt *ck)
 {
+	size_t i;
+
 	if (!ck)
 		return;
 	tzip_free(ck->zip);
 	pyarena_free(ck->arena);
 	bsrc_free(ck->src);
 	free(ck->records);
+	for (i = 0; i < ck->nmade; i++)
+		free(ck->made[i].bytes);
+	free(ck->made);
 	free(ck);
 }
 
@@ -298,7 +308,49 @@ ckpt_bsrc(const struct ckpt *ck)
 size_t
 ckpt_storage_count(const struct ckpt *ck)
 {
-	return ck->nstorages;
+	return ck->nstorages + ck->nmade;
+}
+
+struct pyval *
+ckpt_new_storage(struct ckpt *ck, enum dtype dt, bool untyped,
+		 const char *location, uint8_t *bytes, size_t nbytes,
+		 struct ckerr *err)
+{
+	const char *cls = untyped ? NULL : dtype_storage_class(dt);
+	struct pyval *node = NULL, *type;
+	struct pv_storage *s;
+
+	if (ck->nmade == ck->made_alloc) {
+		struct made *p = grow_array(ck->made, &ck->made_alloc,
+					    ck->nmade + 1, sizeof(*p), 8);
+
+		if (!p)
+			goto nomem;
+		ck->made = p;
+	}
+	type = cls ? pyval_global(ck->arena, "torch", 5, cls, strlen(cls))
+		   : pyval_global(ck->arena, "torch", 5, "UntypedStorage", 14);
+	node = type ? pyval_storage(ck->arena) : NULL;
+	if (!node)
+		goto nomem;
+	s = node->u.storage;
+	s->key = "new";
+	s->location = pyarena_strdup(ck->arena, location, strlen(location));
+	if (!s->location)
+		goto nomem;
+	s->type = type;
+	s->untyped = !cls;
+	s->dtype = cls ? dt : DT_UINT8;
+	s->nbytes = nbytes;
+	s->numel = nbytes / dtype_size(s->dtype);
+	s->index = ck->nstorages + ck->nmade;
+	ck->made[ck->nmade].bytes = bytes;
+	ck->made[ck->nmade++].len = nbytes;
+	return node;
+nomem:
+	free(bytes);
+	ckerr_nomem(err);
+	return NULL;
 }
 
 const struct tzip_entry *
@@ -326,7 +378,7 @@ ckpt_storage_record(const struct ckpt *ck, const struct pyval *storage)
 {
 	size_t i = storage->u.storage->index;
 
-	return i < ck->nstorages ? ck->records[i]->rel : "?";
+	return i < ck->nstorages ? ck->records[i]->rel : "(made by an edit)";
 }
 
 /* Shortest %g form that reads back as the same double, like repr(). */
@@ -400,6 +452,8 @@ struct child_iter {
 	int phase;
 	size_t i;
 	struct buf name;
+	const struct pyval *holder;	/* the dict or list the child is in */
+	size_t index;			/* its position there */
 };
 
 static void
@@ -459,6 +513,8 @@ child_next(struct child_iter *it, struct pyval **child)
 	case PV_DICT:
 		if (it->i >= v->u.dict->len)
 			return 0;
+		it->holder = v;
+		it->index = it->i;
 		*child = v->u.dict->items[it->i].value;
 		return ckpt_key_name(v->u.dict->items[it->i++].key,
 				     &it->name) < 0 ? -1 : 1;
@@ -466,6 +522,8 @@ child_next(struct child_iter *it, struct pyval **child)
 	case PV_TUPLE:
 		if (it->i >= v->u.seq.len)
 			return 0;
+		it->holder = v;
+		it->index = it->i;
 		*child = v->u.seq.items[it->i];
 		return buf_addf(&it->name, "%zu", it->i++) < 0 ? -1 : 1;
 	case PV_OBJECT:
@@ -475,6 +533,8 @@ child_next(struct child_iter *it, struct pyval **child)
 			part = object_part(v->u.obj, it->phase, &indexed);
 			if (!part)
 				continue;
+			it->holder = part;
+			it->index = it->i;
 			if (indexed && it->i < part->u.seq.len) {
 				*child = part->u.seq.items[it->i];
 				return buf_addf(&it->name, "%zu", it->i++) < 0 ?
@@ -641,6 +701,30 @@ ckpt_resolve(const struct ckpt *ck, struct pyval *from, const char *path,
 	}
 }
 
+int
+ckpt_children(const struct pyval *node,
+	      int (*fn)(void *ctx, const struct ckpt_child *c), void *ctx,
+	      struct ckerr *err)
+{
+	struct child_iter it;
+	struct ckpt_child c;
+	int r;
+
+	child_iter_init(&it, node);
+	while ((r = child_next(&it, &c.value)) > 0) {
+		c.name = it.name.data ? it.name.data : "";
+		c.len = it.name.len;
+		c.holder = it.holder;
+		c.index = it.index;
+		if ((r = fn(ctx, &c)) != 0)
+			break;
+	}
+	child_iter_release(&it);
+	if (r < 0 && !ckerr_isset(err))
+		ckerr_nomem(err);
+	return r < 0 ? -1 : 0;
+}
+
 struct pyval *
 ckpt_child(const struct pyval *node, const char *name)
 {
@@ -774,13 +858,20 @@ ckpt_list_release(struct ckpt_list *l)
 	l->n = l->alloc = 0;
 }
 
-/* Map a storage's record. */
-static int
-storage_data(struct ckpt *ck, const struct pyval *storage,
-	     struct tzip_data *out, struct ckerr *err)
+int
+ckpt_storage_data(struct ckpt *ck, const struct pyval *storage,
+		  struct tzip_data *out, struct ckerr *err)
 {
 	size_t i = storage->u.storage->index;
 
+	memset(out, 0, sizeof(*out));
+	if (i >= ck->nstorages && i - ck->nstorages < ck->nmade) {
+		out->data = ck->made[i - ck->nstorages].bytes;
+		out->len = ck->made[i - ck->nstorages].len;
+		if (!out->data)
+			out->data = (const uint8_t *)"";
+		return 0;
+	}
 	if (i >= ck->nstorages)
 		return ckerr_set(err, CKERR_NOTFOUND, "storage has no record");
 	if (tzip_data_get(ck->zip, ck->records[i], out, err) < 0)
@@ -900,7 +991,7 @@ ckpt_tensor_stats(struct ckpt *ck, const struct pv_tensor *t,
 
 	if (resolve_quant(ck, t, &q, &qa, err) < 0)
 		return -1;
-	if (storage_data(ck, t->storage, &d, err) < 0) {
+	if (ckpt_storage_data(ck, t->storage, &d, err) < 0) {
 		free(qa.scales);
 		free(qa.zps);
 		return -1;
@@ -923,7 +1014,7 @@ ckpt_tensor_values(struct ckpt *ck, const struct pv_tensor *t,
 
 	if (resolve_quant(ck, t, &q, &qa, err) < 0)
 		return -1;
-	if (storage_data(ck, t->storage, &d, err) < 0) {
+	if (ckpt_storage_data(ck, t->storage, &d, err) < 0) {
 		free(qa.scales);
 		free(qa.zps);
 		return -1;

@@ -65,12 +65,32 @@ struct pyarena *ckpt_arena(const struct ckpt *ck);
 struct tzip *ckpt_zip(const struct ckpt *ck);
 struct bsrc *ckpt_bsrc(const struct ckpt *ck);
 
-/* Number of storages the pickle declared (their indexes are 0 .. n-1). */
+/*
+ * Number of storages: those the pickle declared, then those edits made
+ * (their indexes are 0 .. n-1).
+ */
 size_t ckpt_storage_count(const struct ckpt *ck);
 
 /* The record holding a storage's bytes, NULL for a storage made by an edit. */
 const struct tzip_entry *ckpt_storage_entry(const struct ckpt *ck,
 					    const struct pyval *storage);
+
+/*
+ * A new storage holding nbytes bytes (takes ownership of bytes, which must
+ * come from malloc; freed with the checkpoint, also on error) of dtype:
+ * typed like torch's legacy <X>Storage classes when the dtype has one and
+ * untyped is false, else an UntypedStorage.  location is copied.
+ */
+struct pyval *ckpt_new_storage(struct ckpt *ck, enum dtype dt, bool untyped,
+			       const char *location, uint8_t *bytes,
+			       size_t nbytes, struct ckerr *err);
+
+/*
+ * A storage's bytes (a mapping of its record, an inflated copy, or the
+ * memory of a storage made by an edit); release with tzip_data_release.
+ */
+int ckpt_storage_data(struct ckpt *ck, const struct pyval *storage,
+		      struct tzip_data *out, struct ckerr *err);
 
 /*
  * Has the graph been changed since it was read?  Edits mark it; the
@@ -106,6 +126,24 @@ bool ckpt_is_state_dict(const struct pyval *v);
 
 /* Append the path component naming a dict key (str as is, int decimal). */
 int ckpt_key_name(const struct pyval *key, struct buf *out);
+
+/* A child of a container as paths name it, and where it is held. */
+struct ckpt_child {
+	const char *name;	/* its path component (valid during the call) */
+	size_t len;
+	struct pyval *value;
+	const struct pyval *holder;	/* the dict, list or tuple holding it
+					 * (an object's attribute dict) */
+	size_t index;		/* its position in holder */
+};
+
+/*
+ * Call fn for each child of node (dict items, list and tuple elements,
+ * object attributes) until fn returns non-zero; -1 from fn stops with -1.
+ */
+int ckpt_children(const struct pyval *node,
+		  int (*fn)(void *ctx, const struct ckpt_child *c), void *ctx,
+		  struct ckerr *err);
 
 /* The direct child of node whose path component is exactly name, or NULL. */
 struct pyval *ckpt_child(const struct pyval *node, const char *name);

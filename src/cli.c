@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "script.h"
 #include "banned.h"
 
 const struct cli_opt cli_opts[OPT__COUNT] = {
@@ -156,4 +157,40 @@ cli_write(const struct buf *b)
 		return cli_error(NULL, "cannot write output: %s",
 				 strerror(errno));
 	return EXIT_OK;
+}
+
+/* Scripts are text people write: far below this. */
+#define SCRIPT_MAX_BYTES ((size_t)64 << 20)
+
+int
+cli_load_script(const char *path, struct script *s)
+{
+	struct ckerr err = CKERR_INIT;
+	struct buf text = BUF_INIT;
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int r;
+
+	if (!f)
+		return cli_error(path, "cannot open: %s", strerror(errno)), -1;
+	buf_init(&text, SCRIPT_MAX_BYTES);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(&text, chunk, n) < 0) {
+			fclose(f);
+			buf_release(&text);
+			return cli_error(path, "script larger than %zu MiB",
+					 SCRIPT_MAX_BYTES >> 20), -1;
+		}
+	if (ferror(f)) {
+		fclose(f);
+		buf_release(&text);
+		return cli_error(path, "cannot read: %s", strerror(errno)), -1;
+	}
+	fclose(f);
+	r = script_parse(text.data ? text.data : "", text.len, path, s, &err);
+	buf_release(&text);
+	if (r < 0)
+		return cli_error(NULL, "%s", err.msg), -1;
+	return 0;
 }

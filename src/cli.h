@@ -69,6 +69,7 @@ int cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_show(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_apply(const struct cli_cmd *cmd, const struct cli_args *args);
+int cmd_export(const struct cli_cmd *cmd, const struct cli_args *args);
 
 /*
  * Print "ckpt-surgeon: WHERE: message" to stderr as one line (control
@@ -99,6 +100,14 @@ int cli_add_shape(struct buf *out, const int64_t *dims, int n);
 
 /* Append " (1.5 MiB)" for sizes of at least 1 KiB, nothing below. */
 int cli_add_human(struct buf *out, uint64_t bytes);
+
+struct script;
+
+/*
+ * Read and parse the script at path (at most 64 MiB); on failure prints
+ * the error (with SCRIPT:LINE:COL) and returns -1.
+ */
+int cli_load_script(const char *path, struct script *s);
 
 /* Write a buffer to stdout; returns EXIT_ERROR after reporting a failure. */
 int cli_write(const struct buf *b);

@@ -12,43 +12,6 @@
 #include "write.h"
 #include "banned.h"
 
-/* Scripts are text people write: far below this. */
-#define SCRIPT_MAX_BYTES ((size_t)64 << 20)
-
-/* Read and parse SCRIPT; prints the error and returns -1 on failure. */
-static int
-load_script(const char *path, struct script *s)
-{
-	struct ckerr err = CKERR_INIT;
-	struct buf text = BUF_INIT;
-	char chunk[65536];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	int r;
-
-	if (!f)
-		return cli_error(path, "cannot open: %s", strerror(errno)), -1;
-	buf_init(&text, SCRIPT_MAX_BYTES);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_add(&text, chunk, n) < 0) {
-			fclose(f);
-			buf_release(&text);
-			return cli_error(path, "script larger than %zu MiB",
-					 SCRIPT_MAX_BYTES >> 20), -1;
-		}
-	if (ferror(f)) {
-		fclose(f);
-		buf_release(&text);
-		return cli_error(path, "cannot read: %s", strerror(errno)), -1;
-	}
-	fclose(f);
-	r = script_parse(text.data ? text.data : "", text.len, path, s, &err);
-	buf_release(&text);
-	if (r < 0)
-		return cli_error(NULL, "%s", err.msg), -1;
-	return 0;
-}
-
 /* "SCRIPT:LINE:COL: warning: ..." for every edit that warned. */
 static void
 print_warnings(const struct script *s, const struct edit_report *rep)
@@ -77,11 +40,15 @@ print_dry_run(const struct script *s, const struct edit_report *rep)
 		      edit_print(&s->edits[i], &out) < 0 ||
 		      buf_addch(&out, '\n') < 0;
 		for (k = 0; k < res->n && !bad; k++) {
+			const struct edit_change *c = &res->changes[k];
+
 			bad = buf_addstr(&out, "  ") < 0 ||
-			      cli_add_key(&out, res->changes[k].from) < 0;
-			if (!bad && res->changes[k].to)
+			      cli_add_key(&out, c->from) < 0;
+			if (!bad && c->note)
+				bad = buf_addf(&out, ": %s", c->note) < 0;
+			else if (!bad && c->to)
 				bad = buf_addstr(&out, " -> ") < 0 ||
-				      cli_add_key(&out, res->changes[k].to) < 0;
+				      cli_add_key(&out, c->to) < 0;
 			else if (!bad)
 				bad = buf_addstr(&out, " (deleted)") < 0;
 			bad = bad || buf_addch(&out, '\n') < 0;
@@ -108,7 +75,7 @@ cmd_apply(const struct cli_cmd *cmd, const struct cli_args *args)
 
 	if (!dry && !out)
 		return cli_error(cmd->name, "missing -o OUT (or --dry-run)");
-	if (load_script(spath, &s) < 0)
+	if (cli_load_script(spath, &s) < 0)
 		return EXIT_ERROR;
 	ck = cli_open(file, args, &root);
 	if (!ck) {

@@ -56,6 +56,12 @@ dtype_kind(enum dtype dt)
 	return info(dt)->kind;
 }
 
+const char *
+dtype_storage_class(enum dtype dt)
+{
+	return info(dt)->storage_class;
+}
+
 enum dtype
 dtype_from_storage_class(const char *name)
 {

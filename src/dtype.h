@@ -75,6 +75,9 @@ unsigned dtype_per_byte(enum dtype dt);
 
 enum dtype_kind dtype_kind(enum dtype dt);
 
+/* The legacy torch storage class name ("FloatStorage") or NULL. */
+const char *dtype_storage_class(enum dtype dt);
+
 /* dtype of a legacy storage class name, DT_INVALID when unknown. */
 enum dtype dtype_from_storage_class(const char *name);
 

@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "column.h"
 #include "edit.h"
+#include "optim.h"
 #include "torchpkl.h"
 #include "grow.h"
 #include "banned.h"
@@ -16,6 +18,10 @@
 struct key {
 	char *name;		/* NULL for a key that is not a str */
 	size_t len;
+	struct pyval *value;	/* its value when the script started */
+	size_t orig;		/* its position when the script started */
+	int ndim;		/* its shape after earlier column edits, */
+	int64_t *shape;		/* or NULL: the value's own */
 };
 
 struct keyset {
@@ -29,10 +35,47 @@ struct step {
 	char *to;		/* new name, NULL to delete */
 };
 
+/* A column edit: the tensors it changes and how. */
+struct coltarget {
+	size_t pos;		/* in the keyset (= in the dict) */
+	size_t orig;		/* position when the script started */
+	struct column_op op;	/* with this tensor's own dim and fill */
+	uint8_t fill[16];
+	int ndim;		/* its shape before the edit */
+	int64_t shape[TENSOR_MAX_DIMS];
+};
+
+struct colplan {
+	struct coltarget *t;	/* the key, then each --also */
+	size_t n;
+};
+
+/* An entry drop removes, and where it is. */
+struct dropitem {
+	const struct pyval *holder;
+	size_t index;
+	char *path;
+};
+
+struct dropplan {
+	struct dropitem *v;
+	size_t n, alloc;
+};
+
 struct plan {
 	struct step *v;
 	size_t n, alloc;
+	struct colplan *col;	/* column edits */
+	struct dropplan *drop;	/* drop */
 	char *warning;
+};
+
+/* What every plan of a script run may look at. */
+struct run {
+	struct ckpt *ck;
+	const struct ckpt_root *root;
+	struct pyval *sd;
+	struct optim_set opts;
 };
 
 /* "NAME:LINE:COL: message", or just the message for code-made edits. */
@@ -57,8 +100,10 @@ keyset_release(struct keyset *ks)
 {
 	size_t i;
 
-	for (i = 0; i < ks->n; i++)
+	for (i = 0; i < ks->n; i++) {
 		free(ks->v[i].name);
+		free(ks->v[i].shape);
+	}
 	free(ks->v);
 	ks->v = NULL;
 	ks->n = 0;
@@ -76,6 +121,8 @@ keyset_from_dict(const struct pyval *d, struct keyset *ks, struct ckerr *err)
 	for (i = 0; i < ks->n; i++) {
 		const struct pyval *k = d->u.dict->items[i].key;
 
+		ks->v[i].value = d->u.dict->items[i].value;
+		ks->v[i].orig = i;
 		/* keys holding a NUL cannot be named in a script */
 		if (k->kind != PV_STR || memchr(k->u.s.data, '\0', k->u.s.len))
 			continue;
@@ -97,6 +144,14 @@ plan_release(struct plan *pl)
 	for (i = 0; i < pl->n; i++)
 		free(pl->v[i].to);
 	free(pl->v);
+	if (pl->col)
+		free(pl->col->t);
+	free(pl->col);
+	for (i = 0; pl->drop && i < pl->drop->n; i++)
+		free(pl->drop->v[i].path);
+	if (pl->drop)
+		free(pl->drop->v);
+	free(pl->drop);
 	free(pl->warning);
 	memset(pl, 0, sizeof(*pl));
 }
@@ -356,6 +411,325 @@ plan_delete(const struct keyset *ks, const struct edit *e, const char *sname,
 	return 0;
 }
 
+/* Position of a str key in the keyset, or -1. */
+static ptrdiff_t
+key_find(const struct keyset *ks, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < ks->n; i++)
+		if (ks->v[i].name && !strcmp(ks->v[i].name, name))
+			return (ptrdiff_t)i;
+	return -1;
+}
+
+/* A key's shape as the script has left it. */
+static void
+key_shape(const struct key *k, const struct pv_tensor *t, int *ndim,
+	  const int64_t **shape)
+{
+	*ndim = k->shape ? k->ndim : t->ndim;
+	*shape = k->shape ? k->shape : t->shape;
+}
+
+static bool
+is_floating(const struct pv_tensor *t)
+{
+	enum dtype_kind k = dtype_kind(t->dtype);
+
+	return k == DK_FLOAT || k == DK_COMPLEX || k == DK_FLOAT8;
+}
+
+/*
+ * Set up one tensor of a column edit: the key at position k, along dim
+ * (as written: may be negative), with the edit's indices.  pos is where
+ * errors about the tensor point.
+ */
+static int
+plan_target(const struct keyset *ks, size_t k, const struct edit *e,
+	    int64_t dim, struct edit_pos dim_pos, const char *sname,
+	    struct edit_pos pos, struct coltarget *t, struct ckerr *err)
+{
+	const char *name = ks->v[k].name, *why;
+	const struct pv_tensor *x = torchpkl_tensor(ks->v[k].value);
+	const int64_t *shape;
+	int64_t n;
+	int ndim;
+
+	if (!x)
+		return fail_at(err, sname, pos, "'%s' is a %s, not a tensor",
+			       name, pyval_kind_name(ks->v[k].value->kind));
+	key_shape(&ks->v[k], x, &ndim, &shape);
+	if (ndim == 0)
+		return fail_at(err, sname, pos, "'%s' is a 0-dimensional tensor: "
+			       "it has no columns", name);
+	if (dim < -ndim || dim >= ndim)
+		return fail_at(err, sname, dim_pos.line ? dim_pos : pos,
+			       "dimension %lld is out of range for '%s', which "
+			       "has %d", (long long)dim, name, ndim);
+	memset(t, 0, sizeof(*t));
+	t->pos = k;
+	t->orig = ks->v[k].orig;
+	t->ndim = ndim;
+	memcpy(t->shape, shape, sizeof(*shape) * (size_t)ndim);
+	t->op.op = e->op;
+	t->op.dim = (int)(dim < 0 ? dim + ndim : dim);
+	t->op.a = e->num[0];
+	t->op.b = e->num[1];
+	why = column_refusal(x, &t->op);
+	if (why)
+		return fail_at(err, sname, pos, "'%s' %s", name, why);
+	n = shape[t->op.dim];
+	if (e->op == EDIT_INSERT_COLUMN ? t->op.a > n : t->op.a >= n)
+		return fail_at(err, sname, e->num_pos[0], "%s %lld is out of "
+			       "range: '%s' has %lld along dimension %d",
+			       e->op == EDIT_MOVE_COLUMN ? "FROM" :
+			       e->op == EDIT_INSERT_COLUMN ? "AT" : "INDEX",
+			       (long long)t->op.a, name, (long long)n, t->op.dim);
+	if (e->op == EDIT_MOVE_COLUMN && t->op.b >= n)
+		return fail_at(err, sname, e->num_pos[1], "TO %lld is out of "
+			       "range: '%s' has %lld along dimension %d",
+			       (long long)t->op.b, name, (long long)n, t->op.dim);
+	if (e->op == EDIT_INSERT_COLUMN) {
+		if (tensor_encode_value(x->dtype, e->value ? e->value : "0",
+					t->fill, err) < 0)
+			return ckerr_prefix(err, "%s:%u:%u: ", sname ? sname :
+					    "script", e->value_pos.line ?
+					    e->value_pos.line : e->pos.line,
+					    e->value_pos.line ? e->value_pos.col :
+					    e->pos.col);
+		t->op.fill = t->fill;
+	}
+	return 0;
+}
+
+/* The warning for a floating key no optimizer can be matched for. */
+static int
+optimizer_warning(const struct run *run, const struct pv_tensor *x,
+		  const char *name, size_t key_orig, struct plan *pl,
+		  struct ckerr *err)
+{
+	struct buf b = BUF_INIT;
+	size_t i;
+
+	if (pl->warning || !is_floating(x))
+		return 0;
+	for (i = 0; i < run->opts.n; i++) {
+		const struct optim *o = &run->opts.v[i];
+
+		if (key_orig >= o->nkeys || o->param_at[key_orig] != OPTIM_UNKNOWN)
+			continue;
+		if (buf_addf(&b, "the optimizer state at '%s' no longer matches "
+			     "'%s' (cannot tell which of its entries belong to "
+			     "which parameter); to reset it, add: drop "
+			     "'%s.state.*'", o->path, name, o->path) < 0) {
+			buf_release(&b);
+			return ckerr_nomem(err);
+		}
+		pl->warning = buf_detach(&b, NULL);
+		return pl->warning ? 0 : ckerr_nomem(err);
+	}
+	return 0;
+}
+
+static int
+plan_column(const struct run *run, const struct keyset *ks,
+	    const struct edit *e, const char *sname, struct plan *pl,
+	    struct ckerr *err)
+{
+	int64_t dim = e->dim_set ? e->dim : EDIT_DEFAULT_DIM;
+	ptrdiff_t k = key_find(ks, e->str[0]);
+	struct colplan *c;
+	size_t i, j;
+
+	if (k < 0)
+		return fail_at(err, sname, e->str_pos[0], "no key '%s' in the "
+			       "state dict", e->str[0]);
+	c = calloc(1, sizeof(*c));
+	if (!c || !(c->t = calloc(e->nalso + 1, sizeof(*c->t)))) {
+		free(c);
+		return ckerr_nomem(err);
+	}
+	pl->col = c;
+	if (plan_target(ks, (size_t)k, e, dim, e->dim_pos, sname, e->str_pos[0],
+			&c->t[0], err) < 0)
+		return -1;
+	c->n = 1;
+	for (i = 0; i < e->nalso; i++) {
+		const struct edit_also *al = &e->also[i];
+		ptrdiff_t ak = key_find(ks, al->key);
+		struct coltarget *t = &c->t[c->n];
+		int64_t n0 = c->t[0].shape[c->t[0].op.dim];
+
+		if (ak < 0)
+			return fail_at(err, sname, al->pos, "--also: no key '%s' "
+				       "in the state dict", al->key);
+		for (j = 0; j < c->n; j++)
+			if (c->t[j].pos == (size_t)ak)
+				return fail_at(err, sname, al->pos, "--also: '%s' "
+					       "is already edited by this line",
+					       al->key);
+		if (plan_target(ks, (size_t)ak, e, al->dim_set ? al->dim : dim,
+				al->pos, sname, al->pos, t, err) < 0)
+			return -1;
+		if (t->shape[t->op.dim] != n0)
+			return fail_at(err, sname, al->pos, "--also: '%s' has %lld "
+				       "along dimension %d, '%s' has %lld",
+				       al->key, (long long)t->shape[t->op.dim],
+				       t->op.dim, e->str[0], (long long)n0);
+		c->n++;
+	}
+	/* moving a column onto itself changes nothing */
+	if (e->op == EDIT_MOVE_COLUMN && e->num[0] == e->num[1]) {
+		c->n = 0;
+		return 0;
+	}
+	for (i = 0; i < c->n; i++)
+		if (optimizer_warning(run, torchpkl_tensor(ks->v[c->t[i].pos].value),
+				      ks->v[c->t[i].pos].name, c->t[i].orig, pl,
+				      err) < 0)
+			return -1;
+	return 0;
+}
+
+/* drop: walking the checkpoint for the entries a path names. */
+struct dropwalk {
+	const struct run *run;
+	char **comp;		/* the path's components */
+	size_t ncomp, at;
+	struct buf path;	/* where the walk is */
+	struct dropplan *dp;
+	const char *sname;
+	const struct edit *e;
+	struct ckerr *err;
+	int depth;
+};
+
+static int drop_visit(void *ctx, const struct ckpt_child *c);
+
+static int
+drop_add(struct dropwalk *w, const struct ckpt_child *c)
+{
+	struct dropplan *dp = w->dp;
+	const char *root = w->run->root->path;
+	size_t n = w->path.len;
+
+	/* the state dict, or what holds it, is not drop's to remove */
+	if (!strncmp(root, w->path.data, n) && (root[n] == '\0' ||
+						 root[n] == '.'))
+		return fail_at(w->err, w->sname, w->e->str_pos[0], "'%s' holds "
+			       "the state dict: use delete for its keys",
+			       w->path.data), -1;
+	if (c->holder->kind == PV_TUPLE)
+		return fail_at(w->err, w->sname, w->e->str_pos[0], "'%s' is in a "
+			       "tuple, which cannot lose items", w->path.data), -1;
+	if (dp->n == dp->alloc) {
+		struct dropitem *p = grow_array(dp->v, &dp->alloc, dp->n + 1,
+						sizeof(*p), 8);
+
+		if (!p)
+			return ckerr_nomem(w->err), -1;
+		dp->v = p;
+	}
+	dp->v[dp->n].holder = c->holder;
+	dp->v[dp->n].index = c->index;
+	dp->v[dp->n].path = strdup(w->path.data);
+	if (!dp->v[dp->n].path)
+		return ckerr_nomem(w->err), -1;
+	dp->n++;
+	return 0;
+}
+
+static int
+drop_visit(void *ctx, const struct ckpt_child *c)
+{
+	struct dropwalk *w = ctx;
+	struct buf joined = BUF_INIT;
+	size_t need = 1, i, saved = w->path.len, at = w->at;
+	const char *p;
+	int r = 0;
+
+	/* a name with dots spans as many components of the path */
+	for (p = c->name; p < c->name + c->len; p++)
+		need += *p == '.';
+	if (w->at + need > w->ncomp || memchr(c->name, '\0', c->len))
+		return 0;
+	for (i = 0; i < need; i++)
+		if ((i && buf_addch(&joined, '.') < 0) ||
+		    buf_addstr(&joined, w->comp[w->at + i]) < 0)
+			return buf_release(&joined), ckerr_nomem(w->err), -1;
+	if (!glob_match(joined.data ? joined.data : "", c->name)) {
+		buf_release(&joined);
+		return 0;
+	}
+	buf_release(&joined);
+	if ((saved && buf_addch(&w->path, '.') < 0) ||
+	    buf_add(&w->path, c->name, c->len) < 0)
+		return ckerr_nomem(w->err), -1;
+	if (w->at + need == w->ncomp) {
+		r = drop_add(w, c);
+	} else if (c->value == w->run->sd) {
+		r = fail_at(w->err, w->sname, w->e->str_pos[0], "'%s' is the "
+			    "state dict: use delete for its keys",
+			    w->path.data) < 0 ? -1 : 0;
+	} else if (w->depth < CKPT_MAX_DEPTH) {
+		w->at += need;
+		w->depth++;
+		r = ckpt_children(c->value, drop_visit, w, w->err);
+		w->depth--;
+		w->at = at;
+	}
+	w->path.len = saved;
+	w->path.data[saved] = '\0';
+	return r;
+}
+
+static int
+plan_drop(const struct run *run, const struct edit *e, const char *sname,
+	  struct plan *pl, struct ckerr *err)
+{
+	struct dropwalk w;
+	char *copy, *p;
+	int r = -1;
+
+	if (!*e->str[0])
+		return fail_at(err, sname, e->str_pos[0], "drop needs a path");
+	memset(&w, 0, sizeof(w));
+	copy = strdup(e->str[0]);
+	w.comp = calloc(strlen(e->str[0]) + 2, sizeof(*w.comp));
+	pl->drop = calloc(1, sizeof(*pl->drop));
+	if (!copy || !w.comp || !pl->drop) {
+		ckerr_nomem(err);
+		goto out;
+	}
+	for (p = copy, w.ncomp = 0;; p++) {
+		w.comp[w.ncomp++] = p;
+		p = strchr(p, '.');
+		if (!p)
+			break;
+		*p = '\0';
+	}
+	w.run = run;
+	w.dp = pl->drop;
+	w.sname = sname;
+	w.e = e;
+	w.err = err;
+	buf_init(&w.path, 0);
+	if (ckpt_children(ckpt_top(run->ck), drop_visit, &w, err) < 0 ||
+	    ckerr_isset(err))
+		goto out;
+	if (!pl->drop->n) {
+		fail_at(err, sname, e->str_pos[0], "nothing at '%s'", e->str[0]);
+		goto out;
+	}
+	r = 0;
+out:
+	buf_release(&w.path);
+	free(w.comp);
+	free(copy);
+	return r;
+}
+
 /* The names after a plan, to look for collisions. */
 struct named {
 	const char *name;
@@ -415,8 +789,9 @@ check_collisions(const struct keyset *ks, const struct plan *pl,
 }
 
 static int
-plan_edit(const struct keyset *ks, const struct edit *e, const char *sname,
-	  struct plan *pl, struct ckerr *err)
+plan_edit(const struct run *run, const struct keyset *ks,
+	  const struct edit *e, const char *sname, struct plan *pl,
+	  struct ckerr *err)
 {
 	int r;
 
@@ -433,10 +808,10 @@ plan_edit(const struct keyset *ks, const struct edit *e, const char *sname,
 	case EDIT_DELETE:
 		r = plan_delete(ks, e, sname, pl, err);
 		break;
+	case EDIT_DROP:
+		return plan_drop(run, e, sname, pl, err);
 	default:
-		r = fail_at(err, sname, e->pos, "%s is not supported yet",
-			    edit_name(e->op));
-		break;
+		return plan_column(run, ks, e, sname, pl, err);
 	}
 	if (r == 0 && e->op != EDIT_DELETE)
 		r = check_collisions(ks, pl, e, sname, err);
@@ -452,6 +827,21 @@ keyset_apply(struct keyset *ks, const struct plan *pl, struct ckerr *err)
 
 	if (!drop)
 		return ckerr_nomem(err);
+	for (i = 0; pl->col && i < pl->col->n; i++) {
+		const struct coltarget *t = &pl->col->t[i];
+		struct key *k = &ks->v[t->pos];
+
+		free(k->shape);
+		k->shape = malloc(sizeof(*k->shape) * (size_t)t->ndim);
+		if (!k->shape) {
+			free(drop);
+			return ckerr_nomem(err);
+		}
+		memcpy(k->shape, t->shape, sizeof(*k->shape) * (size_t)t->ndim);
+		k->shape[t->op.dim] = column_new_size(&t->op,
+						      t->shape[t->op.dim]);
+		k->ndim = t->ndim;
+	}
 	for (i = 0; i < pl->n; i++) {
 		struct key *k = &ks->v[pl->v[i].pos];
 
@@ -468,10 +858,12 @@ keyset_apply(struct keyset *ks, const struct plan *pl, struct ckerr *err)
 		k->len = strlen(k->name);
 	}
 	for (i = 0; i < ks->n; i++) {
-		if (drop[i])
+		if (drop[i]) {
 			free(ks->v[i].name);
-		else
+			free(ks->v[i].shape);
+		} else {
 			ks->v[n++] = ks->v[i];
+		}
 	}
 	ks->n = n;
 	free(drop);
@@ -479,8 +871,19 @@ keyset_apply(struct keyset *ks, const struct plan *pl, struct ckerr *err)
 }
 
 static int
+result_add_note(struct edit_result *res, const char *from, const char *to,
+		const char *note, struct ckerr *err);
+
+static int
 result_add(struct edit_result *res, const char *from, const char *to,
 	   struct ckerr *err)
+{
+	return result_add_note(res, from, to, NULL, err);
+}
+
+static int
+result_add_note(struct edit_result *res, const char *from, const char *to,
+		const char *note, struct ckerr *err)
 {
 	struct edit_change *c;
 
@@ -495,23 +898,97 @@ result_add(struct edit_result *res, const char *from, const char *to,
 	c = &res->changes[res->n];
 	c->from = strdup(from);
 	c->to = to ? strdup(to) : NULL;
-	if (!c->from || (to && !c->to)) {
+	c->note = note ? strdup(note) : NULL;
+	if (!c->from || (to && !c->to) || (note && !c->note)) {
 		free(c->from);
 		free(c->to);
+		free(c->note);
 		return ckerr_nomem(err);
 	}
 	res->n++;
 	return 0;
 }
 
+/* "moved column 3 to 1 along dimension 0" */
 static int
-result_fill(struct edit_result *res, const struct keyset *ks,
-	    const struct plan *pl, struct ckerr *err)
+column_note(const struct column_op *op, struct buf *b)
+{
+	switch (op->op) {
+	case EDIT_MOVE_COLUMN:
+		return buf_addf(b, "column %lld moved to %lld along dimension %d",
+				(long long)op->a, (long long)op->b, op->dim);
+	case EDIT_INSERT_COLUMN:
+		return buf_addf(b, "column inserted at %lld along dimension %d",
+				(long long)op->a, op->dim);
+	default:
+		return buf_addf(b, "column %lld deleted along dimension %d",
+				(long long)op->a, op->dim);
+	}
+}
+
+/* The optimizer tensors a column target changes, as paths. */
+static int
+note_optimizer(const struct run *run, const struct coltarget *t,
+	       struct edit_result *res, struct ckerr *err)
+{
+	size_t i, k;
+
+	for (i = 0; i < run->opts.n; i++) {
+		const struct optim *o = &run->opts.v[i];
+		const struct pyval *st;
+		int64_t p;
+
+		if (t->orig >= o->nkeys || (p = o->param_at[t->orig]) < 0 ||
+		    !(st = optim_param_state(o, p)) || st->kind != PV_DICT)
+			continue;
+		for (k = 0; k < st->u.dict->len; k++) {
+			const struct pv_item *it = &st->u.dict->items[k];
+			const struct pv_tensor *x = torchpkl_tensor(it->value);
+			struct buf path = BUF_INIT;
+			int r;
+
+			if (!x || x->ndim != t->ndim ||
+			    memcmp(x->shape, t->shape, sizeof(*t->shape) *
+				   (size_t)t->ndim))
+				continue;
+			r = buf_addf(&path, "%s.state.%lld.", o->path,
+				     (long long)o->ids[p]) < 0 ||
+			    ckpt_key_name(it->key, &path) < 0 ? -1 :
+			    result_add_note(res, path.data, NULL,
+					    "the same edit (optimizer state)",
+					    err);
+			buf_release(&path);
+			if (r < 0)
+				return ckerr_isset(err) ? -1 : ckerr_nomem(err);
+		}
+	}
+	return 0;
+}
+
+static int
+result_fill(const struct run *run, struct edit_result *res,
+	    const struct keyset *ks, const struct plan *pl, struct ckerr *err)
 {
 	size_t i;
 
 	for (i = 0; i < pl->n; i++)
-		if (result_add(res, ks->v[pl->v[i].pos].name, pl->v[i].to, err) < 0)
+		if (result_add(res, ks->v[pl->v[i].pos].name, pl->v[i].to,
+			       err) < 0)
+			return -1;
+	for (i = 0; pl->col && i < pl->col->n; i++) {
+		const struct coltarget *t = &pl->col->t[i];
+		struct buf note = BUF_INIT;
+		int r = column_note(&t->op, &note) < 0 ? ckerr_nomem(err) :
+			result_add_note(res, ks->v[t->pos].name, NULL, note.data,
+					err);
+
+		buf_release(&note);
+		if (r < 0 || note_optimizer(run, t, res, err) < 0)
+			return -1;
+	}
+	for (i = 0; pl->drop && i < pl->drop->n; i++)
+		if (result_add_note(res, pl->drop->v[i].path, NULL, "dropped",
+				    err) < 0)
 			return -1;
 	if (pl->warning && !(res->warning = strdup(pl->warning)))
 		return ckerr_nomem(err);
@@ -526,6 +1003,7 @@ edit_result_release(struct edit_result *r)
 	for (i = 0; i < r->n; i++) {
 		free(r->changes[i].from);
 		free(r->changes[i].to);
+		free(r->changes[i].note);
 	}
 	free(r->changes);
 	free(r->warning);
@@ -578,7 +1056,26 @@ module_len(const char *key)
 	return dot ? (size_t)(dot - key) : 0;
 }
 
+/* A value replaced in a dict (column edits). */
+struct replaced {
+	struct pyval *holder;
+	size_t index;
+	struct pyval *old;
+};
+
+/* An item removed from a dict or a list (drop). */
+struct removed {
+	struct pyval *holder;
+	size_t index;		/* before the removal; ascending per holder */
+	struct pyval *key;	/* NULL in a list */
+	struct pyval *value;
+};
+
 struct edit_undo {
+	struct replaced *repl;
+	size_t nrepl, repl_alloc;
+	struct removed *rem;
+	size_t nrem;
 	struct pyval *dict;
 	/* renamed positions and their old keys */
 	size_t *pos;
@@ -599,6 +1096,8 @@ edit_undo_free(struct edit_undo *u)
 {
 	if (!u)
 		return;
+	free(u->repl);
+	free(u->rem);
 	free(u->pos);
 	free(u->old_keys);
 	free(u->deleted);
@@ -721,15 +1220,159 @@ apply_metadata(struct ckpt *ck, struct pyval *sd, const struct edit *e,
 	return r == 0 ? pyval_dict_reindex(meta, err) : -1;
 }
 
+/* dict item i of holder gets value; undo remembers the old one. */
+static int
+replace_value(struct pyval *holder, size_t i, struct pyval *value,
+	      struct edit_undo *u, struct ckerr *err)
+{
+	if (u) {
+		if (u->nrepl == u->repl_alloc) {
+			struct replaced *p = grow_array(u->repl, &u->repl_alloc,
+							u->nrepl + 1, sizeof(*p),
+							8);
+
+			if (!p)
+				return ckerr_nomem(err);
+			u->repl = p;
+		}
+		u->repl[u->nrepl].holder = holder;
+		u->repl[u->nrepl].index = i;
+		u->repl[u->nrepl++].old = holder->u.dict->items[i].value;
+	}
+	holder->u.dict->items[i].value = value;
+	return 0;
+}
+
+/* The same column edit on the matched optimizers' state of a target. */
+static int
+apply_column_optimizer(struct ckpt *ck, const struct run *run,
+		       const struct coltarget *t, struct edit_undo *u,
+		       struct ckerr *err)
+{
+	struct column_op zero = t->op;
+	size_t i, k;
+
+	zero.fill = NULL;	/* new moments start at 0 */
+	for (i = 0; i < run->opts.n; i++) {
+		const struct optim *o = &run->opts.v[i];
+		struct pyval *st;
+		int64_t p;
+
+		if (t->orig >= o->nkeys || (p = o->param_at[t->orig]) < 0 ||
+		    !(st = optim_param_state(o, p)) || st->kind != PV_DICT)
+			continue;
+		for (k = 0; k < st->u.dict->len; k++) {
+			const struct pyval *v = st->u.dict->items[k].value;
+			const struct pv_tensor *x = torchpkl_tensor(v);
+			struct pyval *nv;
+
+			if (!x || x->ndim != t->ndim ||
+			    memcmp(x->shape, t->shape, sizeof(*t->shape) *
+				   (size_t)t->ndim))
+				continue;
+			nv = column_apply(ck, v, &zero, err);
+			if (!nv || replace_value(st, k, nv, u, err) < 0)
+				return -1;
+		}
+	}
+	return 0;
+}
+
+static int
+apply_column(struct ckpt *ck, const struct run *run, struct pyval *sd,
+	     const struct colplan *c, struct edit_undo *u, struct ckerr *err)
+{
+	size_t i;
+
+	for (i = 0; i < c->n; i++) {
+		const struct coltarget *t = &c->t[i];
+		struct pyval *nv = column_apply(ck, sd->u.dict->items[t->pos].value,
+						&t->op, err);
+
+		if (!nv || replace_value(sd, t->pos, nv, u, err) < 0 ||
+		    apply_column_optimizer(ck, run, t, u, err) < 0)
+			return -1;
+	}
+	if (c->n)
+		ckpt_mark_changed(ck);
+	return 0;
+}
+
+static int
+cmp_dropitem(const void *a, const void *b)
+{
+	const struct dropitem *x = a, *y = b;
+
+	if (x->holder != y->holder)
+		return x->holder < y->holder ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* Remove the planned entries, each holder at once. */
+static int
+apply_drop(struct ckpt *ck, struct dropplan *dp, struct edit_undo *u,
+	   struct ckerr *err)
+{
+	size_t i, j, k;
+
+	qsort(dp->v, dp->n, sizeof(*dp->v), cmp_dropitem);
+	if (u && dp->n && !(u->rem = calloc(dp->n, sizeof(*u->rem))))
+		return ckerr_nomem(err);
+	for (i = 0; i < dp->n; i = j) {
+		struct pyval *h = (struct pyval *)dp->v[i].holder;
+		size_t len = h->kind == PV_DICT ? h->u.dict->len : h->u.seq.len;
+		bool *drop = calloc(len + 1, sizeof(*drop));
+
+		if (!drop)
+			return ckerr_nomem(err);
+		for (j = i; j < dp->n && dp->v[j].holder == h; j++) {
+			size_t at = dp->v[j].index;
+
+			drop[at] = true;
+			if (u) {
+				struct removed *r = &u->rem[u->nrem++];
+
+				r->holder = h;
+				r->index = at;
+				r->key = h->kind == PV_DICT ?
+					 h->u.dict->items[at].key : NULL;
+				r->value = h->kind == PV_DICT ?
+					   h->u.dict->items[at].value :
+					   h->u.seq.items[at];
+			}
+		}
+		if (h->kind == PV_DICT) {
+			pyval_dict_remove(h, drop);
+			if (pyval_dict_reindex(h, err) < 0) {
+				free(drop);
+				return -1;
+			}
+		} else {
+			for (k = 0, len = 0; k < h->u.seq.len; k++)
+				if (!drop[k])
+					h->u.seq.items[len++] = h->u.seq.items[k];
+			h->u.seq.len = len;
+		}
+		free(drop);
+	}
+	ckpt_mark_changed(ck);
+	return 0;
+}
+
 /* Change the graph as the (checked) plan says. */
 static int
-apply_plan(struct ckpt *ck, struct pyval *sd, const struct edit *e,
-	   const struct keyset *before, const struct plan *pl,
-	   struct edit_undo *u, struct ckerr *err)
+apply_plan(struct ckpt *ck, const struct run *run, struct pyval *sd,
+	   const struct edit *e, const struct keyset *before,
+	   const struct plan *pl, struct edit_undo *u, struct ckerr *err)
 {
 	struct pv_dict *d = sd->u.dict;
 	bool *drop;
 	size_t i;
+
+	if (pl->col)
+		return apply_column(ck, run, sd, pl->col, u, err);
+	if (pl->drop)
+		return apply_drop(ck, pl->drop, u, err);
 
 	if (u) {
 		u->dict = sd;
@@ -783,6 +1426,24 @@ edit_undo_apply(struct ckpt *ck, struct edit_undo *u, struct ckerr *err)
 {
 	size_t i;
 
+	for (i = u->nrepl; i-- > 0;)	/* newest first: the oldest wins */
+		u->repl[i].holder->u.dict->items[u->repl[i].index].value =
+			u->repl[i].old;
+	for (i = 0; i < u->nrem; i++) {	/* ascending per holder */
+		struct removed *r = &u->rem[i];
+
+		if (r->key ? pyval_dict_insert_at(r->holder, r->index, r->key,
+						  r->value, err) < 0 :
+		    pyval_seq_insert_at(r->holder, r->index, r->value, err) < 0)
+			return -1;
+		if (r->key && pyval_dict_reindex(r->holder, err) < 0)
+			return -1;
+	}
+	if (!u->dict) {			/* a column edit or a drop */
+		ckpt_mark_changed(ck);
+		return 0;
+	}
+
 	for (i = 0; i < u->nrenamed; i++)
 		if (pyval_dict_rekey(u->dict, u->pos[i], u->old_keys[i], err) < 0)
 			return -1;
@@ -800,24 +1461,64 @@ edit_undo_apply(struct ckpt *ck, struct edit_undo *u, struct ckerr *err)
 	return pyval_dict_reindex(u->dict, err);
 }
 
+/* Set up what the plans of one run look at (the optimizers, matched). */
+static int
+run_init(struct run *run, struct ckpt *ck, const struct ckpt_root *root,
+	 struct ckerr *err)
+{
+	memset(run, 0, sizeof(*run));
+	run->ck = ck;
+	run->root = root;
+	run->sd = state_dict(root, err);
+	if (!run->sd)
+		return -1;
+	return optim_find(ck, run->sd, &run->opts, err);
+}
+
+static void
+run_release(struct run *run)
+{
+	optim_release(&run->opts);
+}
+
+/* The keys as an edit saw them, names only (for _metadata). */
+static int
+keyset_names(const struct keyset *ks, struct keyset *out, struct ckerr *err)
+{
+	size_t k;
+
+	out->v = calloc(ks->n + 1, sizeof(*out->v));
+	if (!out->v)
+		return ckerr_nomem(err);
+	out->n = ks->n;
+	for (k = 0; k < ks->n; k++) {
+		out->v[k].len = ks->v[k].len;
+		if (ks->v[k].name && !(out->v[k].name = strdup(ks->v[k].name)))
+			return ckerr_nomem(err);
+	}
+	return 0;
+}
+
 /* Check all edits of s; with apply, then change the graph. */
 static int
 run_script(struct ckpt *ck, const struct ckpt_root *root,
 	   const struct script *s, struct edit_report *rep, bool apply,
 	   struct ckerr *err)
 {
-	struct pyval *sd;
 	struct keyset ks = { NULL, 0 };
 	struct plan *plans = NULL;
 	struct keyset *befores = NULL;
+	struct run run;
 	size_t i;
 	int r = -1;
 
 	if (s->n == 0)		/* nothing to check: any checkpoint will do */
 		return 0;
-	sd = state_dict(root, err);
-	if (!sd || keyset_from_dict(sd, &ks, err) < 0)
+	if (run_init(&run, ck, root, err) < 0 ||
+	    keyset_from_dict(run.sd, &ks, err) < 0) {
+		run_release(&run);
 		return -1;
+	}
 	plans = calloc(s->n + 1, sizeof(*plans));
 	befores = calloc(s->n + 1, sizeof(*befores));
 	if (rep) {
@@ -830,33 +1531,19 @@ run_script(struct ckpt *ck, const struct ckpt_root *root,
 	}
 	/* check everything first, on the key list alone */
 	for (i = 0; i < s->n; i++) {
-		size_t k;
-
-		if (plan_edit(&ks, &s->edits[i], s->name, &plans[i], err) < 0)
+		if (plan_edit(&run, &ks, &s->edits[i], s->name, &plans[i],
+			      err) < 0)
 			goto out;
-		if (rep && result_fill(&rep->v[i], &ks, &plans[i], err) < 0)
+		if (rep && result_fill(&run, &rep->v[i], &ks, &plans[i],
+				       err) < 0)
 			goto out;
-		/* the keys as this edit saw them, for _metadata */
-		befores[i].v = calloc(ks.n + 1, sizeof(*befores[i].v));
-		if (!befores[i].v) {
-			ckerr_nomem(err);
-			goto out;
-		}
-		befores[i].n = ks.n;
-		for (k = 0; k < ks.n; k++) {
-			befores[i].v[k].len = ks.v[k].len;
-			if (ks.v[k].name &&
-			    !(befores[i].v[k].name = strdup(ks.v[k].name))) {
-				ckerr_nomem(err);
-				goto out;
-			}
-		}
-		if (keyset_apply(&ks, &plans[i], err) < 0)
+		if (keyset_names(&ks, &befores[i], err) < 0 ||
+		    keyset_apply(&ks, &plans[i], err) < 0)
 			goto out;
 	}
 	for (i = 0; apply && i < s->n; i++)
-		if (apply_plan(ck, sd, &s->edits[i], &befores[i], &plans[i], NULL,
-			       err) < 0)
+		if (apply_plan(ck, &run, run.sd, &s->edits[i], &befores[i],
+			       &plans[i], NULL, err) < 0)
 			goto out;
 	r = 0;
 out:
@@ -867,6 +1554,7 @@ out:
 	free(plans);
 	free(befores);
 	keyset_release(&ks);
+	run_release(&run);
 	if (r < 0 && rep)
 		edit_report_release(rep);
 	return r;
@@ -891,25 +1579,26 @@ edit_apply_one(struct ckpt *ck, const struct ckpt_root *root,
 	       const struct edit *e, const char *name, struct edit_result *res,
 	       struct edit_undo **undo, struct ckerr *err)
 {
-	struct pyval *sd = state_dict(root, err);
 	struct keyset ks = { NULL, 0 };
 	struct plan pl;
 	struct edit_undo *u = NULL;
+	struct run run;
 	int r = -1;
 
 	memset(&pl, 0, sizeof(pl));
 	if (undo)
 		*undo = NULL;
-	if (!sd || keyset_from_dict(sd, &ks, err) < 0)
-		return -1;
-	if (plan_edit(&ks, e, name, &pl, err) < 0 ||
-	    (res && result_fill(res, &ks, &pl, err) < 0))
+	if (run_init(&run, ck, root, err) < 0 ||
+	    keyset_from_dict(run.sd, &ks, err) < 0)
+		goto out;
+	if (plan_edit(&run, &ks, e, name, &pl, err) < 0 ||
+	    (res && result_fill(&run, res, &ks, &pl, err) < 0))
 		goto out;
 	if (undo && !(u = calloc(1, sizeof(*u)))) {
 		ckerr_nomem(err);
 		goto out;
 	}
-	if (apply_plan(ck, sd, e, &ks, &pl, u, err) < 0)
+	if (apply_plan(ck, &run, run.sd, e, &ks, &pl, u, err) < 0)
 		goto out;
 	if (undo) {
 		*undo = u;
@@ -920,5 +1609,6 @@ out:
 	edit_undo_free(u);
 	plan_release(&pl);
 	keyset_release(&ks);
+	run_release(&run);
 	return r;
 }

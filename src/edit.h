@@ -22,10 +22,11 @@
 #include "ckpt.h"
 #include "script.h"
 
-/* One key changed by an edit. */
+/* One key (or, for drop, one path) changed by an edit. */
 struct edit_change {
 	char *from;
-	char *to;		/* NULL for a deleted key */
+	char *to;		/* NULL for a deleted key (or a note) */
+	char *note;		/* what happened to it, when not a rename */
 };
 
 /* What one edit did (or, checked only, would do). */

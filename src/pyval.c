@@ -401,6 +401,22 @@ pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err)
 	return 0;
 }
 
+int
+pyval_seq_insert_at(struct pyval *seq, size_t i, struct pyval *item,
+		    struct ckerr *err)
+{
+	size_t n = seq->u.seq.len;
+
+	if (i > n)
+		return ckerr_set(err, CKERR_USAGE, "no position %zu", i);
+	if (pyval_seq_append(seq, item, err) < 0)
+		return -1;
+	memmove(seq->u.seq.items + i + 1, seq->u.seq.items + i,
+		(n - i) * sizeof(*seq->u.seq.items));
+	seq->u.seq.items[i] = item;
+	return 0;
+}
+
 /* SipHash-1-3 (Aumasson & Bernstein): keyed, so hostile keys cannot
  * be chosen to collide. */
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))

@@ -217,6 +217,10 @@ int pyval_seq_reserve(struct pyval *seq, size_t n, struct ckerr *err);
 /* Append to a TUPLE or LIST. */
 int pyval_seq_append(struct pyval *seq, struct pyval *item, struct ckerr *err);
 
+/* Insert into a TUPLE or LIST at position i (0 .. len). */
+int pyval_seq_insert_at(struct pyval *seq, size_t i, struct pyval *item,
+			struct ckerr *err);
+
 /* Add to a SET/FROZENSET: a no-op when an equal element is present. */
 int pyval_set_add(struct pyval *set, struct pyval *item, struct ckerr *err);
 

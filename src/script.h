@@ -65,7 +65,8 @@
 	X(INSERT_COLUMN, "insert-column", 1, 1, \
 	  "insert-column KEY AT [--dim D] [--value X] [--also KEY[:D]]...") \
 	X(DELETE_COLUMN, "delete-column", 1, 1, \
-	  "delete-column KEY INDEX [--dim D] [--also KEY[:D]]...")
+	  "delete-column KEY INDEX [--dim D] [--also KEY[:D]]...") \
+	X(DROP, "drop", 1, 0, "drop PATH")
 
 enum edit_op {
 #define EDIT_ENUM(e, ...) EDIT_##e,
@@ -100,7 +101,8 @@ struct edit {
 	struct edit_pos pos;		/* of the edit's name */
 	/*
 	 * Positional strings: rename/rename-prefix OLD NEW, rename-regex
-	 * REGEX REPLACEMENT, delete GLOB, column edits KEY (str[0]).
+	 * REGEX REPLACEMENT, delete GLOB, column edits KEY, drop PATH
+	 * (str[0]).
 	 */
 	char *str[2];
 	struct edit_pos str_pos[2];

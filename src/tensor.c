@@ -1,9 +1,11 @@
 /* tensor: strided element access, decoding, statistics, previews. */
 #include "config.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "tensor.h"
 #include "banned.h"
@@ -60,6 +62,159 @@ bf16_to_double(uint16_t b)
 
 	memcpy(&f, &u, sizeof(f));
 	return f;
+}
+
+/* float -> IEEE half, round to nearest even (as c10::Half does). */
+static uint16_t
+float_to_half(float f)
+{
+	uint32_t x, mant, sign, half, rem, halfway;
+	int32_t exp;
+
+	memcpy(&x, &f, sizeof(x));
+	sign = (x >> 16) & 0x8000;
+	mant = x & 0x7fffff;
+	exp = (int32_t)((x >> 23) & 0xff);
+	if (exp == 0xff)
+		return (uint16_t)(sign | 0x7c00 | (mant ? 0x200 : 0));
+	exp = exp - 127 + 15;
+	if (exp >= 31)
+		return (uint16_t)(sign | 0x7c00);
+	if (exp <= 0) {		/* subnormal or zero */
+		if (exp < -10)
+			return (uint16_t)sign;
+		mant |= 0x800000;
+		half = mant >> (14 - exp);
+		rem = mant & ((1u << (14 - exp)) - 1);
+		halfway = 1u << (13 - exp);
+		if (rem > halfway || (rem == halfway && (half & 1)))
+			half++;
+		return (uint16_t)(sign | half);
+	}
+	half = sign | (uint32_t)exp << 10 | mant >> 13;
+	rem = mant & 0x1fff;
+	if (rem > 0x1000 || (rem == 0x1000 && (half & 1)))
+		half++;		/* may carry into the exponent: right */
+	return (uint16_t)half;
+}
+
+/* float -> bfloat16, round to nearest even (as c10::BFloat16 does). */
+static uint16_t
+float_to_bf16(float f)
+{
+	uint32_t x;
+
+	memcpy(&x, &f, sizeof(x));
+	if (isnan(f))
+		return (uint16_t)((x >> 16) | 0x40);
+	x += 0x7fff + ((x >> 16) & 1);
+	return (uint16_t)(x >> 16);
+}
+
+static void
+store_le(uint8_t *p, uint64_t v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* A decimal integer that fits int64: the exact value, not via double. */
+static int
+parse_exact_int(const char *s, int64_t *out)
+{
+	char *end;
+	long long v;
+
+	if (!*s || strspn(s + (*s == '-' || *s == '+'), "0123456789") !=
+		   strlen(s + (*s == '-' || *s == '+')))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+tensor_encode_value(enum dtype dt, const char *text, uint8_t *out,
+		    struct ckerr *err)
+{
+	const char *name = dtype_name(dt);
+	size_t es = dtype_size(dt);
+	double x;
+	int64_t i;
+	char *end;
+	float f;
+
+	memset(out, 0, es);
+	if (dt == DT_BOOL) {
+		if (!strcasecmp(text, "true") || !strcmp(text, "1") ||
+		    !strcmp(text, "1.0"))
+			out[0] = 1;
+		else if (strcasecmp(text, "false") && strcmp(text, "0") &&
+			 strcmp(text, "0.0"))
+			return ckerr_set(err, CKERR_USAGE, "value '%s' is not a "
+					 "bool (true, false, 1 or 0)", text);
+		return 0;
+	}
+	errno = 0;
+	x = strtod(text, &end);
+	if (*end || end == text)
+		return ckerr_set(err, CKERR_USAGE, "value '%s' is not a number",
+				 text);
+	switch (dtype_kind(dt)) {
+	case DK_FLOAT:
+	case DK_COMPLEX:
+		if (dt == DT_FLOAT64 || dt == DT_COMPLEX128) {
+			memcpy(out, &x, 8);
+			return 0;
+		}
+		f = (float)x;
+		if (isinf(f) && isfinite(x))
+			goto no_fit;
+		if (dt == DT_FLOAT32 || dt == DT_COMPLEX64) {
+			memcpy(out, &f, 4);
+			return 0;
+		}
+		if (dt == DT_BFLOAT16) {
+			store_le(out, float_to_bf16(f), 2);
+			return isinf(bf16_to_double(float_to_bf16(f))) &&
+			       isfinite(x) ? ckerr_set(err, CKERR_USAGE, "value "
+				       "'%s' does not fit %s", text, name) : 0;
+		}
+		/* float16, complex32 */
+		store_le(out, float_to_half(f), 2);
+		if (isinf(half_to_double(float_to_half(f))) && isfinite(x))
+			goto no_fit;
+		return 0;
+	case DK_SINT:
+	case DK_UINT:
+		if (parse_exact_int(text, &i) < 0) {
+			if (!isfinite(x) || x != floor(x))
+				return ckerr_set(err, CKERR_USAGE, "value '%s' is "
+						 "not an integer (%s)", text, name);
+			if (x < -9223372036854775808.0 ||
+			    x >= 9223372036854775808.0)
+				goto no_fit;
+			i = (int64_t)x;
+		}
+		if (dtype_kind(dt) == DK_UINT ?
+		    i < 0 || (es < 8 && (uint64_t)i >> (8 * es)) :
+		    es < 8 && (i < -((int64_t)1 << (8 * es - 1)) ||
+			       i >= (int64_t)1 << (8 * es - 1)))
+			goto no_fit;
+		store_le(out, (uint64_t)i, es);
+		return 0;
+	default:
+		return ckerr_set(err, CKERR_UNSUPPORTED, "values of dtype %s "
+				 "cannot be written", name);
+	}
+no_fit:
+	return ckerr_set(err, CKERR_USAGE, "value '%s' does not fit %s", text,
+			 name);
 }
 
 static uint64_t

@@ -88,6 +88,17 @@ ptrdiff_t tensor_values(const struct pv_tensor *t, const uint8_t *bytes,
 			size_t nbytes, const struct tquant *q,
 			struct tval *out, size_t n, struct ckerr *err);
 
+/*
+ * Encode the value text (a number, inf, nan, true or false, as the script
+ * language writes it) as one element of dtype dt into out (dtype_size(dt)
+ * bytes), converting as torch.tensor(X, dtype=dt) does.  Fails when the
+ * value does not fit: a finite number that rounds to infinity, a
+ * non-integer or out-of-range value for an integer dtype, anything but
+ * true/false/1/0 for bool; and for quantized and 8-bit float dtypes.
+ */
+int tensor_encode_value(enum dtype dt, const char *text, uint8_t *out,
+			struct ckerr *err);
+
 /* Bytes of the tensor's elements: numel * element size. */
 uint64_t tensor_nbytes(const struct pv_tensor *t);
 

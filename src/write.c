@@ -214,12 +214,21 @@ write_storages_planned(struct ckpt *ck, struct tzwriter *w,
 
 	for (i = 0; i < pl->n; i++) {
 		const struct tzip_entry *e = ckpt_storage_entry(ck, pl->order[i]);
+		struct tzip_data d;
+		int r;
 
-		if (!e)
-			return ckerr_set(err, CKERR_FORMAT, "storage %zu has no "
-					 "source", i);
 		snprintf(rel, sizeof(rel), "data/%zu", i);
-		if (copy_record(ck, w, e, rel, err) < 0)
+		if (e) {
+			if (copy_record(ck, w, e, rel, err) < 0)
+				return -1;
+			continue;
+		}
+		/* made by an edit: its bytes are in memory */
+		if (ckpt_storage_data(ck, pl->order[i], &d, err) < 0)
+			return -1;
+		r = tzwriter_add(w, rel, d.data, d.len, err);
+		tzip_data_release(&d);
+		if (r < 0)
 			return -1;
 	}
 	return 0;

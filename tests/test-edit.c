@@ -66,9 +66,24 @@ snapshot(const struct fx *f, bool with_meta)
 			 d->items[i].value->id);
 	if (with_meta) {
 		const struct pyval *m = pyval_dict_get_str(d->state, "_metadata", 9);
+		const struct pyval *top = ckpt_top(f->ck), *opt;
 
 		for (i = 0; m && i < m->u.dict->len; i++)
 			buf_addf(&b, "|%s", m->u.dict->items[i].key->u.s.data);
+		/* what drop and the optimizer side of column edits touch */
+		for (i = 0; i < top->u.dict->len; i++)
+			buf_addf(&b, "/%s=%u", top->u.dict->items[i].key->u.s.data,
+				 top->u.dict->items[i].value->id);
+		opt = pyval_dict_get_str(top, "optimizer_states", 16);
+		opt = opt ? pyval_dict_get_str(opt->u.seq.items[0], "state", 5)
+			  : NULL;
+		for (i = 0; opt && i < opt->u.dict->len; i++) {
+			const struct pyval *st = opt->u.dict->items[i].value;
+			size_t k;
+
+			for (k = 0; k < st->u.dict->len; k++)
+				buf_addf(&b, "~%u", st->u.dict->items[k].value->id);
+		}
 	}
 	return buf_detach(&b, NULL);
 }
@@ -200,6 +215,66 @@ test_edit__errors_name_the_position(void **state)
 	}
 }
 
+/* The moments of the edited weight follow it; the others stay. */
+static void
+test_edit__column_edit_follows_optimizer(void **state)
+{
+	struct fx *f = *state;
+	struct edit_report rep = EDIT_REPORT_INIT;
+	struct script s;
+	size_t i;
+	int moments = 0;
+
+	parse("move-column model.encoder.mlp.0.weight 0 7\n", &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, &rep, &f->err), 0);
+	assert_null(rep.v[0].warning);
+	for (i = 0; i < rep.v[0].n; i++)
+		if (strstr(rep.v[0].changes[i].from, "optimizer_states.0.state."))
+			moments++;
+	assert_int_equal(moments, 2);	/* exp_avg, exp_avg_sq */
+	edit_report_release(&rep);
+	script_release(&s);
+}
+
+static void
+test_edit__column_errors(void **state)
+{
+	struct fx *f = *state;
+	static const struct {
+		const char *script, *msg;
+	} cases[] = {
+		{ "move-column model.encoder.mlp.0.weight 8 1\n", "t.cks:1:40: "
+		  "FROM 8 is out of range: 'model.encoder.mlp.0.weight' has 8 "
+		  "along dimension 1" },
+		{ "insert-column model.encoder.norm.num_batches_tracked 0\n",
+		  "t.cks:1:15: 'model.encoder.norm.num_batches_tracked' is a "
+		  "0-dimensional tensor: it has no columns" },
+		{ "delete-column model.encoder.mlp.0.weight 0 --dim 2\n",
+		  "t.cks:1:50: dimension 2 is out of range for "
+		  "'model.encoder.mlp.0.weight', which has 2" },
+		{ "insert-column model.encoder.mlp.0.weight 0 --value 1e40\n",
+		  "t.cks:1:52: value '1e40' does not fit float32" },
+		{ "move-column model.encoder.mlp.0.weight 0 1 --also "
+		  "model.encoder.mlp.0.bias\n", "t.cks:1:51: dimension 1 is out "
+		  "of range for 'model.encoder.mlp.0.bias', which has 1" },
+		{ "drop nothing.here\n", "t.cks:1:6: nothing at 'nothing.here'" },
+		{ "drop state_dict\n", "t.cks:1:6: 'state_dict' holds the state "
+		  "dict: use delete for its keys" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct script s;
+
+		ckerr_clear(&f->err);
+		parse(cases[i].script, &s);
+		assert_int_equal(edit_check(f->ck, &f->root, &s, NULL, &f->err),
+				 -1);
+		assert_string_equal(f->err.msg, cases[i].msg);
+		script_release(&s);
+	}
+}
+
 static void
 test_edit__regex_renaming_nothing_warns(void **state)
 {
@@ -252,6 +327,12 @@ test_edit__undo_restores_exactly(void **state)
 		"rename-regex 'model\\.(.*)\\.weight' 'w.\\1'",
 		"delete 'model.encoder.blocks.*'",
 		"delete '*.bias'",
+		"move-column model.encoder.mlp.0.weight 1 5",
+		"insert-column model.encoder.mlp.0.weight 3 --dim 0 --value 2",
+		"delete-column model.encoder.mlp.3.weight 0 --dim 0 "
+		"--also model.encoder.mlp.3.bias",
+		"drop 'optimizer_states.0.state.*'",
+		"drop lr_schedulers",
 	};
 	size_t i;
 
@@ -296,6 +377,8 @@ main(void)
 		T(collision_between_renamed_keys),
 		T(errors_name_the_position),
 		T(regex_renaming_nothing_warns),
+		T(column_edit_follows_optimizer),
+		T(column_errors),
 		T(report_lists_changes),
 		T(undo_restores_exactly),
 	};

@@ -201,12 +201,12 @@ test_script__table_names_and_usages(void **state)
 {
 	static const char *const names[] = {
 		"rename", "rename-prefix", "rename-regex", "delete",
-		"move-column", "insert-column", "delete-column",
+		"move-column", "insert-column", "delete-column", "drop",
 	};
 	int i;
 
 	(void)state;
-	assert_int_equal(EDIT__COUNT, 7);
+	assert_int_equal(EDIT__COUNT, 8);
 	for (i = 0; i < EDIT__COUNT; i++) {
 		assert_string_equal(edit_name((enum edit_op)i), names[i]);
 		/* a usage starts with the name */
@@ -237,6 +237,7 @@ test_script__options_each_edit_takes(void **state)
 		{ "move-column k 1 2", "dim also" },
 		{ "insert-column k 1", "dim value also" },
 		{ "delete-column k 1", "dim also" },
+		{ "drop a.b", "" },
 	};
 	static const char *const opts[] = { "dim", "value", "except", "also" };
 	static const char *const vals[] = { "0", "1", "g", "x:0" };
@@ -1035,17 +1036,17 @@ test_script__errors_leave_output_empty(void **state)
 	assert_int_equal(e.nalso, 0);
 	/* an error on a later line releases the earlier edits */
 	ckerr_clear(&err);
-	assert_int_equal(script_parse("rename a b\ndelete x\nfrob\n", 25,
+	assert_int_equal(script_parse("rename a b\ndelete x\nfrobz\n", 26,
 				      NAME, &s, &err), -1);
-	assert_string_equal(err.msg, NAME ":3:1: unknown edit 'frob'");
+	assert_string_equal(err.msg, NAME ":3:1: unknown edit 'frobz'");
 	assert_null(s.edits);
 	/* the first error wins: an error already set is kept */
-	assert_int_equal(script_parse("frob\n", 5, NAME, &s, &err), -1);
-	assert_string_equal(err.msg, NAME ":3:1: unknown edit 'frob'");
+	assert_int_equal(script_parse("frobz\n", 6, NAME, &s, &err), -1);
+	assert_string_equal(err.msg, NAME ":3:1: unknown edit 'frobz'");
 	/* no name: messages say "script" */
 	ckerr_clear(&err);
-	assert_int_equal(script_parse("frob\n", 5, NULL, &s, &err), -1);
-	assert_string_equal(err.msg, "script:1:1: unknown edit 'frob'");
+	assert_int_equal(script_parse("frobz\n", 6, NULL, &s, &err), -1);
+	assert_string_equal(err.msg, "script:1:1: unknown edit 'frobz'");
 	ckerr_clear(&err);
 	assert_int_equal(script_parse("delete a", 8, NULL, &s, &err), 0);
 	assert_string_equal(s.name, "script");

@@ -7,7 +7,8 @@ Four parts:
   prints) and the canonical quoting of arguments;
 * the edit oracle: a small Python implementation of what each edit does to
   a state dict's keys and to its `_metadata` (rename, rename-prefix,
-  rename-regex, delete; column edits are not covered);
+  rename-regex, delete); the column edits and drop are only parsed here
+  (their oracle is colck.py);
 * archive checks of an output file: CRCs, STORED records, data at 64-byte
   offsets (computed from the LOCAL headers), the folder name torch's writer
   would use, the record set, storage records matching the pickle's
@@ -43,12 +44,23 @@ torch = cks.torch
 BLANKS = " \t"
 _PLAIN = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-/:")
 _NO_BARE = frozenset(' \t\n\r\v\f"\'#')
-EDITS = {               # name -> number of positional string arguments
+EDITS = {               # name -> number of positional arguments
     "rename": 2,
     "rename-prefix": 2,
     "rename-regex": 2,
     "delete": 1,
+    "move-column": 3,       # KEY FROM TO
+    "insert-column": 2,     # KEY AT
+    "delete-column": 2,     # KEY INDEX
+    "drop": 1,              # PATH
 }
+OPTIONS = {             # name -> the options it takes, in canonical order
+    "rename-prefix": ("--except",),
+    "move-column": ("--dim", "--also"),
+    "insert-column": ("--dim", "--value", "--also"),
+    "delete-column": ("--dim", "--also"),
+}
+REPEATABLE = ("--except", "--also")
 
 
 class ScriptError(Exception):
@@ -113,20 +125,42 @@ class Edit:
     line: int = 0
     col: int = 0                # of the edit's name
     arg_cols: list = field(default_factory=list)
+    options: list = field(default_factory=list)     # [(name, value, col)] but --except
 
     def tokens(self):
-        """The canonical token list: name, arguments, then options."""
+        """The canonical token list: name, arguments, then options (in the
+        order of OPTIONS, repeated ones in script order)."""
         out = [self.op, *self.args]
         for glob in self.excepts:
             out += ["--except", glob]
+        for name in OPTIONS.get(self.op, ()):
+            out += [tok for n, v, _ in self.options if n == name for tok in (n, v)]
         return out
+
+    def option(self, name, default=None):
+        """The value of a once-only option (--dim, --value), or default."""
+        return next((v for n, v, _ in self.options if n == name), default)
+
+    def alsos(self):
+        """[(KEY, D or None)] of the --also options, in order."""
+        return [split_also(v) for n, v, _ in self.options if n == "--also"]
 
     def canonical(self):
         return edit_line(self.op, *self.args, excepts=self.excepts)
 
     def cols(self):
         """Every column the edit's parts start at (errors may point at any)."""
-        return {self.col, *self.arg_cols}
+        return {self.col, *self.arg_cols, *(c for _, _, c in self.options)}
+
+
+def split_also(value):
+    """--also KEY[:D]: split at the last ':' when a (possibly negative)
+    decimal integer follows, else the whole value is the key (as the
+    parser of src/script.h does for an unquoted word)."""
+    key, sep, dim = value.rpartition(":")
+    if sep and re.fullmatch(r"-?[0-9]+", dim):
+        return key, int(dim)
+    return value, None
 
 
 def parse_line(line, lineno=1):
@@ -144,14 +178,20 @@ def parse_line(line, lineno=1):
         tok = rest[k]
         if not tok.quoted and tok.text.startswith("--"):
             option, _, value = tok.text.partition("=")
-            if option != "--except" or edit.op != "rename-prefix":
+            if option not in OPTIONS.get(edit.op, ()):
                 raise ScriptError(lineno, tok.col, f"unknown option {option}")
+            col = tok.col + len(option) + 1
             if not value and "=" not in tok.text:
                 k += 1
                 if k >= len(rest):
-                    raise ScriptError(lineno, tok.col, "--except needs a GLOB")
-                value = rest[k].text
-            edit.excepts.append(value)
+                    raise ScriptError(lineno, tok.col, f"{option} needs a value")
+                value, col = rest[k].text, rest[k].col
+            if option == "--except":
+                edit.excepts.append(value)
+            else:
+                if option not in REPEATABLE and edit.option(option) is not None:
+                    raise ScriptError(lineno, tok.col, f"{option} given twice")
+                edit.options.append((option, value, col))
         else:
             edit.args.append(tok.text)
             edit.arg_cols.append(tok.col)
@@ -185,11 +225,14 @@ def quote(arg):
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def edit_line(op, *args, excepts=()):
-    """A script line for an edit, arguments quoted canonically."""
-    parts = [op, *map(quote, args)]
+def edit_line(op, *args, excepts=(), options=()):
+    """A script line for an edit, arguments quoted canonically; options:
+    (name, value) pairs such as ("--dim", "0"), written in the given order."""
+    parts = [op, *map(quote, map(str, args))]
     for glob in excepts:
         parts += ["--except", quote(glob)]
+    for name, value in options:
+        parts += [name, quote(str(value))]
     return " ".join(parts)
 
 
