@@ -620,6 +620,10 @@ drop_add(struct dropwalk *w, const struct ckpt_child *c)
 		return fail_at(w->err, w->sname, w->e->str_pos[0], "'%s' holds "
 			       "the state dict: use delete for its keys",
 			       w->path.data), -1;
+	if (c->holder == w->run->sd)
+		return fail_at(w->err, w->sname, w->e->str_pos[0], "'%s' is a "
+			       "state-dict key: use delete to remove it",
+			       w->path.data), -1;
 	if (c->holder->kind == PV_TUPLE)
 		return fail_at(w->err, w->sname, w->e->str_pos[0], "'%s' is in a "
 			       "tuple, which cannot lose items", w->path.data), -1;

@@ -21,4 +21,20 @@ done
 for section in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
 	if grep -q "^\.Sh $section\$" "$page"; then ok "section $section"; else not_ok "section $section"; fi
 done
+# the script page documents every edit of the parser's table, and its options
+spage="$srcdir/man/ckpt-surgeon-script.5"
+out=$(groff -ww -z -mandoc "$spage" 2>&1)
+if [ -z "$out" ]; then ok "groff -ww accepts the script page"; else not_ok "groff -ww accepts the script page" "$out"; fi
+usages=$(sed -n 's/^[[:space:]]*X([A-Z_]*, "[a-z-]*", [0-9], [0-9], *"\(.*\)").*/\1/p; s/^[[:space:]]*"\([a-z-]* [^"]*\)").*/\1/p' "$srcdir/src/script.h")
+[ -n "$usages" ] || not_ok "edit usages found in src/script.h"
+while read -r edit rest; do
+	if grep -q "^\.It Cm $edit Ar" "$spage" && grep -q "^\.Cm $edit\$" "$spage"; then ok "edit $edit documented"
+	else not_ok "edit $edit documented (SYNOPSIS and description)"; fi
+	for opt in $(echo "$rest" | grep -o -- '--[a-z]*' | sort -u); do
+		if grep -q "Fl \\\\${opt#-}\b" "$spage"; then ok "option $opt of $edit documented"
+		else not_ok "option $opt of $edit documented"; fi
+	done
+done <<EOF
+$usages
+EOF
 tap_done
