@@ -12,11 +12,15 @@ Everything here is computed by torch at test time; nothing expected is typed:
 * bit_problems(): bitwise equality with NaN equal to any NaN;
   own_storage_problems(): a new contiguous tensor with a storage of its own;
 * optimizers() and correspondence(): the optimizer state dicts the spec
-  looks at and its order-preserving assignment of parameters to state-dict
-  tensors (counted; the unique assignment when there is exactly one);
+  looks at and its order-preserving assignments of parameters to state-dict
+  tensors, all enumerated; a key is parameter i when every assignment puts
+  i on it, and no parameter when none puts one on it; otherwise (assignments
+  disagreeing, none at all, an inconsistent state) it cannot be told and an
+  edit of it warns (per key, as src/optim.c decides);
 * warning_regex(): the exact text of the optimizer warning.
 """
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field
@@ -195,7 +199,8 @@ def bit_problems(want, got, what):
         if not torch.equal(nx, ny):
             first = int((nx != ny).reshape(-1).nonzero()[0])
             return [f"{what}: NaN positions differ; first at flat index {first}: "
-                    f"{x.reshape(-1)[first].item()!r} expected, got {y.reshape(-1)[first].item()!r}"]
+                    f"{x.reshape(-1)[first].item()!r} expected, "
+                    f"got {y.reshape(-1)[first].item()!r}"]
         x, y = x.masked_fill(nx, 0), y.masked_fill(ny, 0)
     rx, size = deep._raw(x)
     ry, _ = deep._raw(y)
@@ -274,52 +279,151 @@ def optimizers(top):
     return out
 
 
+NOT_A_PARAMETER = "not a parameter"   # a key no assignment gives a parameter
+
+
 @dataclass
 class Correspondence:
-    count: int                      # 0, 1, or 2 meaning "two or more"
+    """The spec's order-preserving assignments of the optimizer's parameters
+    0..N-1 (group order) to the state dict's candidates, and what they say
+    about each key (decision 1 of issue 4: correspondence per key)."""
     ids: list                       # parameter ids in group order
-    mapping: dict = field(default_factory=dict)    # when count == 1: id -> state-dict key
-    reason: str = ""
+    candidates: list                # the candidate keys, in state-dict order
+    assignments: list = field(default_factory=list)   # tuples: param i -> candidate index
+    reason: str = ""                # why no assignment is looked at ('' : none)
+    at: dict = field(default_factory=dict)  # candidate key -> i, NOT_A_PARAMETER or None
+
+    @property
+    def count(self):
+        return len(self.assignments)
+
+    def status(self, key):
+        """The parameter position i that EVERY assignment gives key;
+        NOT_A_PARAMETER when none gives it one (so also for a key that is no
+        candidate: a non-floating tensor, not a tensor); None when that
+        cannot be told (no assignment at all, assignments disagreeing about
+        key, an inconsistent optimizer state): the spec's warning."""
+        return self.at.get(key, NOT_A_PARAMETER)
+
+    def param_id(self, key):
+        """The optimizer's id of the parameter key is for sure, or None."""
+        i = self.status(key)
+        return None if i is None or i is NOT_A_PARAMETER else self.ids[i]
 
     @property
     def key_to_id(self):
-        return {k: i for i, k in self.mapping.items()}
+        """{key: optimizer id} of every key determined to be a parameter."""
+        return {k: self.ids[i] for k, i in self.at.items()
+                if i is not None and i is not NOT_A_PARAMETER}
+
+    @property
+    def undetermined(self):
+        return [k for k, i in self.at.items() if i is None]
+
+
+MAX_ASSIGNMENTS = 100000
+
+
+def _needs(opt):
+    """(ids, need, reason): need[i] is the shape parameter i's state tensors
+    share (ndim >= 1), None without state; reason says which parameter's
+    state tensors disagree."""
+    ids = [i for g in opt["param_groups"] for i in g["params"]]
+    need = []
+    for i in ids:
+        state = opt["state"].get(i)
+        shapes = {tuple(t.shape) for t in (state.values() if isinstance(state, dict) else ())
+                  if cks.is_tensor(t) and t.ndim >= 1}
+        if len(shapes) > 1:
+            return ids, None, f"parameter {i}: state tensors of shapes {sorted(shapes)}"
+        need.append(shapes.pop() if shapes else None)
+    return ids, need, ""
+
+
+def enumerate_assignments(need, shapes):
+    """Every order-preserving one-to-one assignment of parameters (need:
+    shape or None = any) to candidates (shapes), as tuples of candidate
+    indices.  Plain enumeration with pruning; the fixtures are small."""
+    n, m = len(need), len(shapes)
+    out, chosen = [], []
+
+    def place(i, start):
+        if i == n:
+            out.append(tuple(chosen))
+            if len(out) > MAX_ASSIGNMENTS:
+                raise RuntimeError(f"(test bug) over {MAX_ASSIGNMENTS} assignments")
+            return
+        for j in range(start, m - (n - i) + 1):
+            if need[i] is None or need[i] == shapes[j]:
+                chosen.append(j)
+                place(i + 1, j + 1)
+                chosen.pop()
+    place(0, 0)
+    return out
+
+
+def per_key(assignments, m):
+    """For each candidate index: the parameter position every assignment puts
+    on it (never leaving it out), NOT_A_PARAMETER when every assignment
+    leaves it out, None when they disagree or there is no assignment."""
+    if not assignments:
+        return [None] * m
+    result = []
+    for j in range(m):
+        seen = {a.index(j) if j in a else NOT_A_PARAMETER for a in assignments}
+        result.append(seen.pop() if len(seen) == 1 else None)
+    return result
+
+
+def per_key_by_counting(need, shapes):
+    """per_key(enumerate_assignments(...)) computed another way, without
+    listing the assignments: forward/backward counts capped at 2 (F(i, j):
+    ways to place parameters [0, i) on candidates [0, j); B(i, j): [i, n) on
+    [j, m)).  Parameter i can sit on j when F(i, j) and B(i + 1, j + 1) and
+    it fits; j can be left out when F(i, j) and B(i, j + 1) for some i."""
+    n, m = len(need), len(shapes)
+    fits = lambda i, j: need[i] is None or need[i] == shapes[j]
+    F = [[0] * (m + 1) for _ in range(n + 1)]
+    B = [[0] * (m + 1) for _ in range(n + 1)]
+    F[0] = [1] * (m + 1)
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            F[i][j] = min(2, F[i][j - 1] + (F[i - 1][j - 1] if fits(i - 1, j - 1) else 0))
+    B[n] = [1] * (m + 1)
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            B[i][j] = min(2, B[i][j + 1] + (B[i + 1][j + 1] if fits(i, j) else 0))
+    if B[0][0] == 0:
+        return [None] * m
+    result = []
+    for j in range(m):
+        sits = {i for i in range(n) if fits(i, j) and F[i][j] and B[i + 1][j + 1]}
+        skip = any(F[i][j] and B[i][j + 1] for i in range(n + 1))
+        options = sits | ({NOT_A_PARAMETER} if skip else set())
+        result.append(options.pop() if len(options) == 1 else None)
+    return result
 
 
 def correspondence(opt, state_dict):
-    """The spec's assignment of optimizer parameters 0..N-1 (in group order)
+    """The spec's assignments of optimizer parameters 0..N-1 (in group order)
     to the state dict's floating-point/complex tensors (in order): parameter
     i with state needs a candidate of its state tensors' shape (every state
-    tensor with ndim >= 1; differing shapes: ambiguous); without state any
-    candidate; order-preserving, one-to-one; counted up to 2."""
-    ids = [i for g in opt["param_groups"] for i in g["params"]]
+    tensor with ndim >= 1; differing shapes: inconsistent, nothing is told);
+    without state any candidate; order-preserving, one-to-one.  All of them
+    are enumerated; a key is parameter i when every assignment puts i on it
+    (Correspondence.status)."""
     cands = [(k, tuple(v.shape)) for k, v in state_dict.items()
              if cks.is_tensor(v) and (v.is_floating_point() or v.is_complex())]
-    need = []
-    for i in ids:
-        shapes = {tuple(t.shape) for t in (opt["state"].get(i) or {}).values()
-                  if cks.is_tensor(t) and t.ndim >= 1}
-        if len(shapes) > 1:
-            return Correspondence(2, ids, reason=f"parameter {i}: state tensors of shapes {shapes}")
-        need.append(shapes.pop() if shapes else None)
-    n, m = len(need), len(cands)
-    # ways[i][j]: assignments of parameters i.. to candidates j.. (capped at 2)
-    ways = [[0] * (m + 1) for _ in range(n + 1)]
-    for j in range(m + 1):
-        ways[n][j] = 1
-    for i in range(n - 1, -1, -1):
-        for j in range(m - 1, -1, -1):
-            fits = need[i] is None or need[i] == cands[j][1]
-            ways[i][j] = min(2, ways[i][j + 1] + (ways[i + 1][j + 1] if fits else 0))
-    result = Correspondence(ways[0][0], ids)
-    if result.count == 1:
-        i = j = 0
-        while i < n:
-            fits = need[i] is None or need[i] == cands[j][1]
-            if fits and ways[i + 1][j + 1] == 1 and ways[i][j + 1] == 0:
-                result.mapping[ids[i]] = cands[j][0]
-                i += 1
-            j += 1
+    keys = [k for k, _ in cands]
+    ids, need, reason = _needs(opt)
+    result = Correspondence(ids, keys, reason=reason)
+    if reason:
+        result.at = {k: None for k in keys}
+        return result
+    result.assignments = enumerate_assignments(need, [s for _, s in cands])
+    if not result.assignments:
+        result.reason = "no assignment"
+    result.at = dict(zip(keys, per_key(result.assignments, len(keys))))
     return result
 
 
@@ -464,24 +568,80 @@ def self_checks():
 
     def assignment():
         problems = []
+        st = lambda *shape: {"step": torch.tensor(1.0), "exp_avg": torch.zeros(shape),
+                             "exp_avg_sq": torch.zeros(shape)}
         sd = {"a": torch.zeros(3, 4), "b": torch.zeros(3), "rm": torch.zeros(3),
-              "n": torch.zeros((), dtype=torch.long), "c": torch.zeros(2, 3)}
-        st = lambda *shape: {"step": torch.tensor(1.0), "exp_avg": torch.zeros(shape)}
+              "n": torch.zeros((), dtype=torch.long), "c": torch.zeros(2, 3),
+              "extra": torch.zeros(5)}
         opt = {"state": {0: st(3, 4), 1: st(3), 2: st(2, 3)},
                "param_groups": [{"params": [0, 1, 2]}]}
+        # parameter 1 on b or on rm: two assignments, yet a and c are
+        # parameters 0 and 2 in both; b and rm are not determined; extra
+        # (no [5] parameter) is no parameter in either; n is no candidate
         r = correspondence(opt, sd)
-        if r.count != 2:
-            problems.append(f"b or rm for parameter 1: count {r.count}, expected 2")
+        want = {"a": 0, "b": None, "rm": None, "c": 2, "extra": NOT_A_PARAMETER}
+        got = {k: r.status(k) for k in want}
+        if r.count != 2 or got != want or r.status("n") is not NOT_A_PARAMETER:
+            problems.append(f">= 2 assignments: {r.count} assignments, per key {got}, "
+                            f"expected 2 and {want}")
+        if r.key_to_id != {"a": 0, "c": 2} or r.undetermined != ["b", "rm"]:
+            problems.append(f"determined {r.key_to_id}, undetermined {r.undetermined}")
+        # a key that always holds the same parameter but is left out by
+        # another assignment is not determined
+        one = {"state": {7: st(3)}, "param_groups": [{"params": [7]}]}
+        r = correspondence(one, {"b": torch.zeros(3), "rm": torch.zeros(3)})
+        if r.count != 2 or (r.status("b"), r.status("rm")) != (None, None):
+            problems.append(f"b is parameter 0 or left out: {r.count}, {r.at}")
+        # a unique assignment: every key told, ids as param_groups give them
         opt["state"].pop(1)
         sd.pop("rm")
         r = correspondence(opt, sd)
-        if r.count != 1 or r.mapping != {0: "a", 1: "b", 2: "c"}:
-            problems.append(f"unique case: {r.count} {r.mapping}")
+        if r.count != 1 or r.key_to_id != {"a": 0, "b": 1, "c": 2} or r.undetermined:
+            problems.append(f"unique case: {r.count} {r.key_to_id}")
+        # groups out of state-dict order: no assignment, nothing told
         opt["param_groups"] = [{"params": [0, 2]}, {"params": [1]}]
         opt["state"][1] = st(3)
-        if correspondence(opt, sd).count != 0:
-            problems.append("groups out of state-dict order: expected 0 assignments")
+        r = correspondence(opt, sd)
+        if r.count != 0 or any(r.status(k) is not None for k in ("a", "b", "c", "extra")):
+            problems.append(f"0 assignments: {r.count}, {r.at}")
+        if r.status("n") is not NOT_A_PARAMETER:
+            problems.append("a non-floating key is undetermined")
+        # a parameter whose state tensors disagree: nothing told
+        opt["param_groups"] = [{"params": [0, 1, 2]}]
+        opt["state"][1] = {"exp_avg": torch.zeros(3), "exp_avg_sq": torch.zeros(4)}
+        r = correspondence(opt, sd)
+        if not r.reason or any(r.status(k) is not None for k in ("a", "b", "c")):
+            problems.append(f"inconsistent state: {r.reason!r}, {r.at}")
         return problems
-    checks.append(("colck: the optimizer correspondence counts 0, 1 and >= 2 assignments",
+    checks.append(("colck: the optimizer correspondence per key: a key determined with >= 2 "
+                   "assignments, undetermined keys (parameters disagreeing, sometimes left "
+                   "out), never a parameter; 0 and 1 assignments; an inconsistent state",
                    assignment))
+
+    def counting_agrees():
+        g = torch.Generator().manual_seed(7)
+        rand = lambda k: int(torch.randint(0, k, (), generator=g))
+        problems, seen = [], {"determined with >= 2": 0, "undetermined": 0, "never": 0}
+        for case in range(3000):
+            shapes = [(rand(3),) for _ in range(rand(8))]
+            need = [None if rand(4) == 0 else (rand(3),) for _ in range(rand(6))]
+            found = enumerate_assignments(need, shapes)
+            told = per_key(found, len(shapes))
+            if per_key_by_counting(need, shapes) != told:
+                problems.append(f"need {need}, candidates {shapes}: enumeration {told}, "
+                                f"counting {per_key_by_counting(need, shapes)}")
+            brute = [c for c in itertools.combinations(range(len(shapes)), len(need))
+                     if all(n is None or n == shapes[j] for n, j in zip(need, c))]
+            if brute != found:
+                problems.append(f"need {need}, candidates {shapes}: pruned enumeration "
+                                f"{found}, all combinations {brute}")
+            if len(found) >= 2:
+                seen["determined with >= 2"] += any(isinstance(t, int) for t in told)
+                seen["undetermined"] += told.count(None) > 0
+            seen["never"] += NOT_A_PARAMETER in told
+        problems += [f"(premise) no random case with a key {k}" for k, v in seen.items() if not v]
+        return problems[:10]
+    checks.append(("colck: the per-key correspondence by enumeration equals all combinations "
+                   "filtered and the forward/backward count (3000 random cases)",
+                   counting_agrees))
     return checks
