@@ -11,7 +11,11 @@ then measures, with hyperfine (warm page cache, wall time) and strace:
   - `show` (statistics over every element) of one 256 MiB tensor;
   - how many bytes `ls` reads from the file (it must read the pickle and
     the zip directory only, never tensor bytes);
-  - peak memory (max RSS) of each command.
+  - peak memory (max RSS) of each command;
+  - `apply` writing a new checkpoint: a rename on big.pt (re-pickled,
+    every storage copied) against `cp` of the same file and torch's
+    load-rename-save, a move-column on one 256 MiB tensor of it, and a
+    rename-prefix of all 100,000 keys of keys100k.pt.
 Needs: hyperfine, strace, time (GNU), python3-torch.
 """
 import argparse
@@ -90,6 +94,16 @@ def main():
         make_keys(keys, 100_000)
     py = sys.executable
     load = "import sys, torch; torch.load(sys.argv[1])"
+    resave = ("import sys, torch; c = torch.load(sys.argv[1]); "
+              "c['first.weight'] = c.pop('layer0.weight'); torch.save(c, sys.argv[2])")
+    scripts = {}
+    for name, text in (("rename", "rename layer0.weight first.weight\n"),
+                       ("column", "move-column layer3.weight 0 1000 --dim 0\n"),
+                       ("prefix", "rename-prefix blocks b\n")):
+        scripts[name] = os.path.join(args.dir, name + ".cks")
+        with open(scripts[name], "w") as f:
+            f.write(text)
+    out = os.path.join(args.dir, "out.pt")
 
     print(f"# ckpt-surgeon benchmarks, {time.strftime('%Y-%m-%d')}")
     print(f"big.pt: {os.path.getsize(big) / 2**30:.2f} GiB, "
@@ -106,12 +120,18 @@ def main():
         ([binary, "layout", keys], 10),
         ([binary, "show", keys, "blocks.5000.sub3.weight"], 10),
         ([py, "-c", load, keys], 3),
+        (["cp", big, out], 5),
+        ([binary, "apply", scripts["rename"], big, "-o", out, "--force"], 5),
+        ([py, "-c", resave, big, out], 3),
+        ([binary, "apply", scripts["column"], big, "-o", out, "--force"], 5),
+        ([binary, "apply", scripts["prefix"], keys, "-o", out, "--force"], 5),
     ]
     for cmd, runs in cases:
         (_, med, lo, hi), = hyperfine([shlex.join(cmd)], runs)
         rss = max_rss_kib(cmd)
-        name = " ".join(os.path.basename(c) if c in (binary, big, keys, py) else c
-                        for c in cmd)
+        short = (binary, big, keys, py, out, *scripts.values())
+        name = " ".join(os.path.basename(c) if c in short else
+                        "(python)" if c in (load, resave) else c for c in cmd)
         print(f"| `{name}` | {med * 1000:.1f} ms | {lo * 1000:.1f} ms | "
               f"{hi * 1000:.1f} ms | {rss / 1024:.1f} MiB |")
     print()
@@ -120,6 +140,7 @@ def main():
         got = bytes_read([binary, "ls", path])
         print(f"- `ls {os.path.basename(path)}` read {got} bytes of a "
               f"{size}-byte file ({100 * got / size:.4f} %)")
+    os.unlink(out)
     return 0
 
 

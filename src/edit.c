@@ -60,6 +60,15 @@ struct dropitem {
 struct dropplan {
 	struct dropitem *v;
 	size_t n, alloc;
+	size_t seq;		/* the edit's number in its script */
+};
+
+/* An entry a drop of the script removes, as the script found it. */
+struct gone {
+	const struct pyval *holder;
+	size_t index;
+	size_t seq;		/* the number of the edit that drops it */
+	const char *path;	/* borrowed from its dropplan */
 };
 
 struct plan {
@@ -71,12 +80,71 @@ struct plan {
 };
 
 /* What every plan of a script run may look at. */
+/* An optimizer tensor's shape after the column edits checked so far. */
+struct momshape {
+	const struct pyval *value;	/* the tensor as the script found it */
+	int ndim;
+	int64_t shape[TENSOR_MAX_DIMS];
+};
+
 struct run {
 	struct ckpt *ck;
 	const struct ckpt_root *root;
 	struct pyval *sd;
 	struct optim_set opts;
+	/*
+	 * Every edit is checked before the first one changes the graph: what
+	 * the edits checked so far will have done to what lies outside the
+	 * state dict.  seq is the number of the edit being checked.
+	 */
+	struct momshape *mom;
+	size_t nmom, amom;
+	struct gone *gone;
+	size_t ngone, agone;
+	size_t seq;
 };
+
+/* Whether an edit before edit seq drops the entry at (holder, index). */
+static bool
+is_gone(const struct run *run, const struct pyval *holder, size_t index,
+	size_t seq)
+{
+	size_t i;
+
+	for (i = 0; i < run->ngone; i++)
+		if (run->gone[i].holder == holder &&
+		    run->gone[i].index == index && run->gone[i].seq < seq)
+			return true;
+	return false;
+}
+
+/* How many entries of holder before index the edits before edit seq drop. */
+static size_t
+gone_before(const struct run *run, const struct pyval *holder, size_t index,
+	    size_t seq)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < run->ngone; i++)
+		n += run->gone[i].holder == holder &&
+		     run->gone[i].index < index && run->gone[i].seq < seq;
+	return n;
+}
+
+/* Whether an edit before edit seq drops path or what holds it. */
+static bool
+path_gone(const struct run *run, const char *path, size_t seq)
+{
+	size_t i, n;
+
+	for (i = 0; i < run->ngone; i++) {
+		n = strlen(run->gone[i].path);
+		if (run->gone[i].seq < seq && !strncmp(run->gone[i].path, path, n)
+		    && (path[n] == '\0' || path[n] == '.'))
+			return true;
+	}
+	return false;
+}
 
 /* "NAME:LINE:COL: message", or just the message for code-made edits. */
 static int __attribute__((format(printf, 4, 5)))
@@ -341,19 +409,22 @@ max_group_ref(const char *repl)
 	return max;
 }
 
+/*
+ * Compile rename-regex's REGEX as it matches whole keys (wrapped in
+ * "^(" ")$") and check the replacement's groups exist; on success the
+ * caller regfree()s re.
+ */
 static int
-plan_rename_regex(const struct keyset *ks, const struct edit *e,
-		  const char *sname, struct plan *pl, struct ckerr *err)
+compile_rename_regex(const struct edit *e, const char *sname, regex_t *re,
+		     struct ckerr *err)
 {
 	struct buf pattern = BUF_INIT;
-	regmatch_t m[12];
-	regex_t re;
-	size_t i, ngroups;
+	size_t ngroups;
 	int rc;
 
 	if (buf_addf(&pattern, "^(%s)$", e->str[0]) < 0)
 		return ckerr_nomem(err);
-	rc = regcomp(&re, pattern.data, REG_EXTENDED);
+	rc = regcomp(re, pattern.data, REG_EXTENDED);
 	buf_release(&pattern);
 	if (rc) {
 		char why[256];
@@ -362,20 +433,44 @@ plan_rename_regex(const struct keyset *ks, const struct edit *e,
 		return fail_at(err, sname, e->str_pos[0], "invalid regex '%s': "
 			       "%s", e->str[0], why);
 	}
-	ngroups = re.re_nsub - 1;
+	ngroups = re->re_nsub - 1;
 	if (max_group_ref(e->str[1]) > (int)ngroups) {
-		regfree(&re);
+		regfree(re);
 		return fail_at(err, sname, e->str_pos[1], "the replacement "
 			       "refers to group \\%d, the regex has %zu",
 			       max_group_ref(e->str[1]), ngroups);
 	}
+	return 0;
+}
+
+int
+edit_check_regex(const struct edit *e, const char *sname, struct ckerr *err)
+{
+	regex_t re;
+
+	if (compile_rename_regex(e, sname, &re, err) < 0)
+		return -1;
+	regfree(&re);
+	return 0;
+}
+
+static int
+plan_rename_regex(const struct keyset *ks, const struct edit *e,
+		  const char *sname, struct plan *pl, struct ckerr *err)
+{
+	regmatch_t m[12];
+	regex_t re;
+	size_t i;
+
+	if (compile_rename_regex(e, sname, &re, err) < 0)
+		return -1;
 	for (i = 0; i < ks->n; i++) {
 		const char *k = ks->v[i].name;
 		char *to;
 
 		if (!k || regexec(&re, k, sizeof(m) / sizeof(m[0]), m, 0))
 			continue;
-		to = regex_replacement(e->str[1], k, m, ngroups);
+		to = regex_replacement(e->str[1], k, m, re.re_nsub - 1);
 		if (!to) {
 			regfree(&re);
 			return ckerr_nomem(err);
@@ -594,7 +689,7 @@ plan_column(const struct run *run, const struct keyset *ks,
 
 /* drop: walking the checkpoint for the entries a path names. */
 struct dropwalk {
-	const struct run *run;
+	struct run *run;
 	char **comp;		/* the path's components */
 	size_t ncomp, at;
 	struct buf path;	/* where the walk is */
@@ -649,26 +744,35 @@ drop_visit(void *ctx, const struct ckpt_child *c)
 {
 	struct dropwalk *w = ctx;
 	struct buf joined = BUF_INIT;
-	size_t need = 1, i, saved = w->path.len, at = w->at;
-	const char *p;
+	size_t need = 1, i, saved = w->path.len, at = w->at, len = c->len;
+	const char *p, *name = c->name;
+	char num[24];
 	int r = 0;
 
+	if (is_gone(w->run, c->holder, c->index, w->run->seq))
+		return 0;
+	/* list items after those earlier drops removed have moved up */
+	if (c->holder->kind == PV_LIST &&
+	    (i = gone_before(w->run, c->holder, c->index, w->run->seq))) {
+		len = (size_t)snprintf(num, sizeof(num), "%zu", c->index - i);
+		name = num;
+	}
 	/* a name with dots spans as many components of the path */
-	for (p = c->name; p < c->name + c->len; p++)
+	for (p = name; p < name + len; p++)
 		need += *p == '.';
-	if (w->at + need > w->ncomp || memchr(c->name, '\0', c->len))
+	if (w->at + need > w->ncomp || memchr(name, '\0', len))
 		return 0;
 	for (i = 0; i < need; i++)
 		if ((i && buf_addch(&joined, '.') < 0) ||
 		    buf_addstr(&joined, w->comp[w->at + i]) < 0)
 			return buf_release(&joined), ckerr_nomem(w->err), -1;
-	if (!glob_match(joined.data ? joined.data : "", c->name)) {
+	if (!glob_match(joined.data ? joined.data : "", name)) {
 		buf_release(&joined);
 		return 0;
 	}
 	buf_release(&joined);
 	if ((saved && buf_addch(&w->path, '.') < 0) ||
-	    buf_add(&w->path, c->name, c->len) < 0)
+	    buf_add(&w->path, name, len) < 0)
 		return ckerr_nomem(w->err), -1;
 	if (w->at + need == w->ncomp) {
 		r = drop_add(w, c);
@@ -689,11 +793,12 @@ drop_visit(void *ctx, const struct ckpt_child *c)
 }
 
 static int
-plan_drop(const struct run *run, const struct edit *e, const char *sname,
+plan_drop(struct run *run, const struct edit *e, const char *sname,
 	  struct plan *pl, struct ckerr *err)
 {
 	struct dropwalk w;
 	char *copy, *p;
+	size_t i;
 	int r = -1;
 
 	if (!*e->str[0])
@@ -725,6 +830,23 @@ plan_drop(const struct run *run, const struct edit *e, const char *sname,
 	if (!pl->drop->n) {
 		fail_at(err, sname, e->str_pos[0], "nothing at '%s'", e->str[0]);
 		goto out;
+	}
+	/* the edits after this one see the entries gone */
+	pl->drop->seq = run->seq;
+	for (i = 0; i < pl->drop->n; i++) {
+		struct gone *g = grow_array(run->gone, &run->agone,
+					    run->ngone + 1, sizeof(*g), 16);
+
+		if (!g) {
+			ckerr_nomem(err);
+			goto out;
+		}
+		run->gone = g;
+		g = &run->gone[run->ngone++];
+		g->holder = pl->drop->v[i].holder;
+		g->index = pl->drop->v[i].index;
+		g->seq = run->seq;
+		g->path = pl->drop->v[i].path;
 	}
 	r = 0;
 out:
@@ -793,7 +915,7 @@ check_collisions(const struct keyset *ks, const struct plan *pl,
 }
 
 static int
-plan_edit(const struct run *run, const struct keyset *ks,
+plan_edit(struct run *run, const struct keyset *ks,
 	  const struct edit *e, const char *sname, struct plan *pl,
 	  struct ckerr *err)
 {
@@ -930,9 +1052,35 @@ column_note(const struct column_op *op, struct buf *b)
 	}
 }
 
-/* The optimizer tensors a column target changes, as paths. */
+/* The shape the edits checked so far left an optimizer tensor with. */
+static struct momshape *
+mom_find(struct run *run, const struct pyval *value, const struct pv_tensor *x,
+	 struct ckerr *err)
+{
+	struct momshape *m;
+	size_t i;
+
+	for (i = 0; i < run->nmom; i++)
+		if (run->mom[i].value == value)
+			return &run->mom[i];
+	m = grow_array(run->mom, &run->amom, run->nmom + 1, sizeof(*m), 8);
+	if (!m)
+		return ckerr_nomem(err), NULL;
+	run->mom = m;
+	m = &run->mom[run->nmom++];
+	m->value = value;
+	m->ndim = x->ndim;
+	memcpy(m->shape, x->shape, sizeof(*x->shape) * (size_t)x->ndim);
+	return m;
+}
+
+/*
+ * The optimizer tensors a column target changes, as paths: those of its
+ * parameter's state with the key's shape before the edit, as it will be
+ * when the edits before it have been applied.
+ */
 static int
-note_optimizer(const struct run *run, const struct coltarget *t,
+note_optimizer(struct run *run, const struct coltarget *t,
 	       struct edit_result *res, struct ckerr *err)
 {
 	size_t i, k;
@@ -949,16 +1097,30 @@ note_optimizer(const struct run *run, const struct coltarget *t,
 			const struct pv_item *it = &st->u.dict->items[k];
 			const struct pv_tensor *x = torchpkl_tensor(it->value);
 			struct buf path = BUF_INIT;
+			struct momshape *m;
 			int r;
 
-			if (!x || x->ndim != t->ndim ||
-			    memcmp(x->shape, t->shape, sizeof(*t->shape) *
+			if (!x || x->ndim < 1)
+				continue;
+			if (!(m = mom_find(run, it->value, x, err)))
+				return -1;
+			if (m->ndim != t->ndim ||
+			    memcmp(m->shape, t->shape, sizeof(*t->shape) *
 				   (size_t)t->ndim))
 				continue;
-			r = buf_addf(&path, "%s.state.%lld.", o->path,
+			if (buf_addf(&path, "%s.state.%lld.", o->path,
 				     (long long)o->ids[p]) < 0 ||
-			    ckpt_key_name(it->key, &path) < 0 ? -1 :
-			    result_add_note(res, path.data, NULL,
+			    ckpt_key_name(it->key, &path) < 0) {
+				buf_release(&path);
+				return ckerr_nomem(err);
+			}
+			if (path_gone(run, path.data, run->seq)) {
+				buf_release(&path);
+				continue;
+			}
+			m->shape[t->op.dim] = column_new_size(&t->op,
+						m->shape[t->op.dim]);
+			r = result_add_note(res, path.data, NULL,
 					    "the same edit (optimizer state)",
 					    err);
 			buf_release(&path);
@@ -970,7 +1132,7 @@ note_optimizer(const struct run *run, const struct coltarget *t,
 }
 
 static int
-result_fill(const struct run *run, struct edit_result *res,
+result_fill(struct run *run, struct edit_result *res,
 	    const struct keyset *ks, const struct plan *pl, struct ckerr *err)
 {
 	size_t i;
@@ -1312,13 +1474,20 @@ cmp_dropitem(const void *a, const void *b)
 	return x->index < y->index ? -1 : x->index > y->index;
 }
 
-/* Remove the planned entries, each holder at once. */
+/*
+ * Remove the planned entries, each holder at once.  Their positions are
+ * those the script found; the drops before this one removed those before
+ * them.
+ */
 static int
-apply_drop(struct ckpt *ck, struct dropplan *dp, struct edit_undo *u,
-	   struct ckerr *err)
+apply_drop(struct ckpt *ck, const struct run *run, struct dropplan *dp,
+	   struct edit_undo *u, struct ckerr *err)
 {
 	size_t i, j, k;
 
+	for (i = 0; i < dp->n; i++)
+		dp->v[i].index -= gone_before(run, dp->v[i].holder,
+					      dp->v[i].index, dp->seq);
 	qsort(dp->v, dp->n, sizeof(*dp->v), cmp_dropitem);
 	if (u && dp->n && !(u->rem = calloc(dp->n, sizeof(*u->rem))))
 		return ckerr_nomem(err);
@@ -1376,7 +1545,7 @@ apply_plan(struct ckpt *ck, const struct run *run, struct pyval *sd,
 	if (pl->col)
 		return apply_column(ck, run, sd, pl->col, u, err);
 	if (pl->drop)
-		return apply_drop(ck, pl->drop, u, err);
+		return apply_drop(ck, run, pl->drop, u, err);
 
 	if (u) {
 		u->dict = sd;
@@ -1483,6 +1652,8 @@ static void
 run_release(struct run *run)
 {
 	optim_release(&run->opts);
+	free(run->mom);
+	free(run->gone);
 }
 
 /* The keys as an edit saw them, names only (for _metadata). */
@@ -1535,6 +1706,7 @@ run_script(struct ckpt *ck, const struct ckpt_root *root,
 	}
 	/* check everything first, on the key list alone */
 	for (i = 0; i < s->n; i++) {
+		run.seq = i;
 		if (plan_edit(&run, &ks, &s->edits[i], s->name, &plans[i],
 			      err) < 0)
 			goto out;

@@ -77,4 +77,12 @@ void edit_undo_free(struct edit_undo *undo);
 
 void edit_result_release(struct edit_result *r);
 
+/*
+ * The checks of a rename-regex edit that need no checkpoint: its REGEX
+ * compiles and the replacement's groups exist.  -1 with apply's message
+ * ("NAME:LINE:COL: invalid regex ...", CKERR_USAGE) otherwise.
+ */
+int edit_check_regex(const struct edit *e, const char *sname,
+		     struct ckerr *err);
+
 #endif

@@ -37,6 +37,15 @@ static const struct cli_cmd commands[] = {
 	  "Everything the edits do not touch is carried over unchanged.\n"
 	  "See ckpt-surgeon-script(5) for the edits.",
 	  cmd_apply },
+	{ "export", "SCRIPT", 1, 1, O(OPT_OUTPUT) | O(OPT_FORCE) | O(OPT_ROOT),
+	  "write SCRIPT as a standalone Python migration program",
+	  "The program needs only torch (1.13 or 2.x).  Run as\n"
+	  "'python3 OUT IN NEW' it loads IN, makes the edits and saves NEW;\n"
+	  "its migrate(checkpoint) makes them on a loaded checkpoint (for a\n"
+	  "Lightning on_load_checkpoint hook).  The result equals what apply\n"
+	  "writes.  Without -o the program goes to standard output; with -o\n"
+	  "it is written atomically, never over SCRIPT.",
+	  cmd_export },
 };
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))

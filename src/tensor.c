@@ -106,7 +106,7 @@ float_to_bf16(float f)
 
 	memcpy(&x, &f, sizeof(x));
 	if (isnan(f))
-		return (uint16_t)((x >> 16) | 0x40);
+		return 0x7fc0;	/* c10 makes every NaN this one */
 	x += 0x7fff + ((x >> 16) & 1);
 	return (uint16_t)(x >> 16);
 }
@@ -150,18 +150,17 @@ tensor_encode_value(enum dtype dt, const char *text, uint8_t *out,
 	float f;
 
 	memset(out, 0, es);
-	if (dt == DT_BOOL) {
-		if (!strcasecmp(text, "true") || !strcmp(text, "1") ||
-		    !strcmp(text, "1.0"))
-			out[0] = 1;
-		else if (strcasecmp(text, "false") && strcmp(text, "0") &&
-			 strcmp(text, "0.0"))
-			return ckerr_set(err, CKERR_USAGE, "value '%s' is not a "
-					 "bool (true, false, 1 or 0)", text);
-		return 0;
-	}
 	errno = 0;
 	x = strtod(text, &end);
+	if (dt == DT_BOOL) {	/* true, false, or a number that is 1 or 0 */
+		if (!strcasecmp(text, "true") || !strcasecmp(text, "false"))
+			x = !strcasecmp(text, "true");
+		else if (*end || end == text || (x != 0.0 && x != 1.0))
+			return ckerr_set(err, CKERR_USAGE, "value '%s' is not a "
+					 "bool (true, false, 1 or 0)", text);
+		out[0] = x == 1.0;
+		return 0;
+	}
 	if (*end || end == text)
 		return ckerr_set(err, CKERR_USAGE, "value '%s' is not a number",
 				 text);

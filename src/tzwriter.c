@@ -8,6 +8,7 @@
 
 #include "buf.h"
 #include "crc32.h"
+#include "fdio.h"
 #include "tzwriter.h"
 #include "grow.h"
 #include "banned.h"
@@ -56,18 +57,8 @@ le(uint8_t *p, uint64_t v, int n)
 static int
 flush(struct tzwriter *w, struct ckerr *err)
 {
-	size_t done = 0;
-
-	while (done < w->out.len) {
-		ssize_t r = write(w->fd, w->out.data + done, w->out.len - done);
-
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return ckerr_errno(err, "cannot write");
-		}
-		done += (size_t)r;
-	}
+	if (fd_write_all(w->fd, w->out.data, w->out.len, err) < 0)
+		return -1;
 	buf_reset(&w->out);
 	return 0;
 }
@@ -78,19 +69,8 @@ emit(struct tzwriter *w, const void *data, size_t len, struct ckerr *err)
 	if (w->out.len + len > OUT_BUFFER && flush(w, err) < 0)
 		return -1;
 	if (len >= OUT_BUFFER) {	/* big blocks go straight out */
-		size_t done = 0;
-
-		while (done < len) {
-			ssize_t r = write(w->fd, (const char *)data + done,
-					  len - done);
-
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return ckerr_errno(err, "cannot write");
-			}
-			done += (size_t)r;
-		}
+		if (fd_write_all(w->fd, data, len, err) < 0)
+			return -1;
 	} else if (buf_add(&w->out, data, len) < 0) {
 		return ckerr_nomem(err);
 	}

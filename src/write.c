@@ -304,7 +304,7 @@ split_path(const char *path, char **dir, const char **base)
 
 /* Create a hidden, unique temporary file in dir. */
 static int
-open_temp(const char *dir, const char *base, struct buf *name,
+open_temp(const char *dir, const char *base, mode_t mode, struct buf *name,
 	  struct ckerr *err)
 {
 	int tries, fd;
@@ -319,7 +319,7 @@ open_temp(const char *dir, const char *base, struct buf *name,
 			     (unsigned long long)r) < 0)
 			return ckerr_nomem(err);
 		fd = open(name->data, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
-			  0666);
+			  mode);
 		if (fd >= 0)
 			return fd;
 		if (errno != EEXIST)
@@ -373,44 +373,42 @@ sync_dir(const char *dir)
 	}
 }
 
-/* Refuse to write over the input, or over anything without force. */
+/* Refuse to write over the file to keep, or over anything without force. */
 static int
-check_output(struct ckpt *ck, const char *out, bool force, struct ckerr *err)
+check_output(const char *out, const struct atomic_opts *o, struct ckerr *err)
 {
-	struct stat in, st;
-	int fd = bsrc_fd(ckpt_bsrc(ck));
+	struct stat st;
 
 	if (stat(out, &st) < 0) {
 		if (errno == ENOENT)
 			return 0;
 		return ckerr_errno(err, "cannot check the output");
 	}
-	if (fd >= 0 && fstat(fd, &in) == 0 && in.st_dev == st.st_dev &&
-	    in.st_ino == st.st_ino)
-		return ckerr_set(err, CKERR_USAGE, "this is the input file: "
-				 "write to another file");
+	if (o->keep && o->keep->st_dev == st.st_dev &&
+	    o->keep->st_ino == st.st_ino)
+		return ckerr_set(err, CKERR_USAGE, "this is %s: write to "
+				 "another file", o->keep_what);
 	if (S_ISDIR(st.st_mode))
 		return ckerr_set(err, CKERR_USAGE, "is a directory");
-	if (!force)
+	if (!o->force)
 		return ckerr_set(err, CKERR_USAGE, "exists (use --force to "
 				 "replace it)");
 	return 0;
 }
 
 int
-ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
-	   struct ckerr *err)
+write_atomic(const char *out, const struct atomic_opts *o,
+	     int (*fill)(int fd, void *ctx, struct ckerr *err), void *ctx,
+	     struct ckerr *err)
 {
 	struct buf tmp = BUF_INIT;
-	struct tzwriter *w = NULL;
 	const char *base;
-	char *dir = NULL, *folder = NULL;
+	char *dir = NULL;
 	int fd = -1, r = -1;
 
-	if (check_output(ck, out, o->force, err) < 0)
+	if (check_output(out, o, err) < 0)
 		return -1;
-	if (split_path(out, &dir, &base) < 0 ||
-	    !(folder = write_folder_name(out))) {
+	if (split_path(out, &dir, &base) < 0) {
 		ckerr_nomem(err);
 		goto out;
 	}
@@ -418,11 +416,8 @@ ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
 		ckerr_set(err, CKERR_USAGE, "names a directory");
 		goto out;
 	}
-	fd = open_temp(dir, base, &tmp, err);
-	if (fd < 0)
-		goto out;
-	w = tzwriter_new(fd, folder, input_alignment(ck), o->zip_flags, err);
-	if (!w || write_records(ck, w, err) < 0)
+	fd = open_temp(dir, base, o->mode, &tmp, err);
+	if (fd < 0 || fill(fd, ctx, err) < 0)
 		goto out;
 	if (fsync(fd) < 0) {
 		ckerr_errno(err, "cannot write");
@@ -440,13 +435,48 @@ ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
 	sync_dir(dir);
 	r = 0;
 out:
-	tzwriter_free(w);
 	if (fd >= 0)
 		close(fd);
 	if (tmp.len)
 		unlink(tmp.data);
 	buf_release(&tmp);
 	free(dir);
-	free(folder);
+	return r;
+}
+
+struct ckpt_fill {
+	struct ckpt *ck;
+	const char *folder;
+	unsigned zip_flags;
+};
+
+static int
+fill_ckpt(int fd, void *ctx, struct ckerr *err)
+{
+	struct ckpt_fill *f = ctx;
+	struct tzwriter *w = tzwriter_new(fd, f->folder, input_alignment(f->ck),
+					  f->zip_flags, err);
+	int r = w && write_records(f->ck, w, err) == 0 ? 0 : -1;
+
+	tzwriter_free(w);
+	return r;
+}
+
+int
+ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
+	   struct ckerr *err)
+{
+	struct atomic_opts ao = { o->force, 0666, NULL, "the input file" };
+	struct ckpt_fill f = { ck, NULL, o->zip_flags };
+	struct stat in;
+	int fd = bsrc_fd(ckpt_bsrc(ck)), r;
+
+	if (fd >= 0 && fstat(fd, &in) == 0)
+		ao.keep = &in;
+	f.folder = write_folder_name(out);
+	if (!f.folder)
+		return ckerr_nomem(err);
+	r = write_atomic(out, &ao, fill_ckpt, &f, err);
+	free((char *)f.folder);
 	return r;
 }

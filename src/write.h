@@ -20,6 +20,7 @@
 #define WRITE_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "ckerr.h"
 #include "ckpt.h"
@@ -31,6 +32,25 @@ struct write_opts {
 
 int ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
 	       struct ckerr *err);
+
+/* How write_atomic() may create its output. */
+struct atomic_opts {
+	bool force;		/* replace an existing output */
+	mode_t mode;		/* of the new file (the umask applies) */
+	const struct stat *keep;	/* a file the output may never be */
+	const char *keep_what;	/* what it is, for the message */
+};
+
+/*
+ * Create the file out with what fill() writes to fd, atomically: a hidden
+ * temporary file beside out (O_EXCL), flushed, renamed to out (never over
+ * an existing file without force, never over keep, never over a
+ * directory) and the rename made durable.  On any failure, fill's
+ * included, the temporary file is removed and nothing else changes.
+ */
+int write_atomic(const char *out, const struct atomic_opts *o,
+		 int (*fill)(int fd, void *ctx, struct ckerr *err), void *ctx,
+		 struct ckerr *err);
 
 /*
  * The folder name torch's writer gives an archive written to path: the

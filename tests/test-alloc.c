@@ -20,6 +20,7 @@
 
 #include "ckpt.h"
 #include "edit.h"
+#include "export.h"
 #include "script.h"
 #include "write.h"
 #include "banned.h"
@@ -96,7 +97,11 @@ out:
 static const char edit_script[] =
 	"rename-prefix model net\n"
 	"rename-regex 'net\\.encoder\\.blocks\\.([0-9]+)\\.(.*)' 'b.\\1.\\2'\n"
-	"delete '*.num_batches_tracked'\n";
+	"delete '*.num_batches_tracked'\n"
+	"move-column net.encoder.mlp.0.weight 0 7 --also "
+	"net.encoder.embed.weight\n"
+	"insert-column net.encoder.mlp.0.weight 2 --value 1.5\n"
+	"drop 'optimizer_states.0.state.1*'\n";
 
 /* Parse a script, apply it, write the result (then remove it). */
 static int
@@ -129,6 +134,25 @@ apply_scenario(struct ckerr *err)
 free_ck:
 	ckpt_root_release(&root);
 	ckpt_free(ck);
+	return r;
+}
+
+/* Parse the script and write it as a Python program. */
+static int
+export_scenario(struct ckerr *err)
+{
+	struct buf out = BUF_INIT;
+	struct script s;
+	int r;
+
+	if (script_parse(edit_script, sizeof(edit_script) - 1, "a.cks", &s,
+			 err) < 0)
+		return -1;
+	r = export_python(&s, NULL, "test", &out, err);
+	/* on failure the output is left as it was */
+	assert_true(r == 0 ? out.len > 0 : out.len == 0);
+	buf_release(&out);
+	script_release(&s);
 	return r;
 }
 
@@ -188,12 +212,25 @@ test_alloc__apply_path(void **state)
 	assert_true(n > 100);
 }
 
+static void
+test_alloc__export_path(void **state)
+{
+	unsigned long n;
+
+	(void)state;
+	n = fail_each_allocation(export_scenario);
+	print_message("# parse/export: %lu allocation points failed one at a "
+		      "time\n", n);
+	assert_true(n > 50);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_alloc__every_failure_point),
 		cmocka_unit_test(test_alloc__apply_path),
+		cmocka_unit_test(test_alloc__export_path),
 	};
 	const char *path = getenv("CKS_DEMO");
 	FILE *f;

@@ -236,6 +236,80 @@ test_edit__column_edit_follows_optimizer(void **state)
 	script_release(&s);
 }
 
+/* The report of a script follows the shapes earlier edits leave behind. */
+static void
+test_edit__report_follows_earlier_column_edits(void **state)
+{
+	struct fx *f = *state;
+	struct edit_report rep = EDIT_REPORT_INIT;
+	struct script s;
+	size_t e, i;
+
+	parse("insert-column model.encoder.mlp.0.weight 8\n"
+	      "insert-column model.encoder.mlp.0.weight 9\n"
+	      "delete-column model.encoder.mlp.0.weight 0\n", &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, &rep, &f->err), 0);
+	for (e = 0; e < 3; e++) {
+		int moments = 0;
+
+		for (i = 0; i < rep.v[e].n; i++)
+			if (strstr(rep.v[e].changes[i].from,
+				   "optimizer_states.0.state.1."))
+				moments++;
+		if (moments != 2)
+			fail_msg("edit %zu: %d optimizer tensors reported", e + 1,
+				 moments);
+	}
+	edit_report_release(&rep);
+	script_release(&s);
+}
+
+/* Each drop sees the checkpoint as the drops before it left it. */
+static void
+test_edit__drops_in_sequence(void **state)
+{
+	struct fx *f = *state;
+	struct edit_report rep = EDIT_REPORT_INIT;
+	struct pyval *st;
+	struct script s;
+	size_t i, n;
+
+	st = ckpt_resolve(f->ck, NULL, "optimizer_states.0.state", &f->err);
+	assert_non_null(st);
+	n = st->u.dict->len;
+	assert_true(n > 4);
+	/* a moment dropped first is not reported as moved with its weight */
+	parse("drop optimizer_states.0.state.1\n"
+	      "drop optimizer_states.0.state.3\n"
+	      "move-column model.encoder.mlp.0.weight 0 7\n", &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, &rep, &f->err), 0);
+	for (i = 0; i < rep.v[2].n; i++)
+		if (strstr(rep.v[2].changes[i].from, "optimizer_states"))
+			fail_msg("reported: %s", rep.v[2].changes[i].from);
+	edit_report_release(&rep);
+	assert_int_equal(edit_apply(f->ck, &f->root, &s, NULL, &f->err), 0);
+	script_release(&s);
+	assert_int_equal(st->u.dict->len, n - 2);
+	for (i = 0; i < st->u.dict->len; i++) {
+		const struct pyval *k = st->u.dict->items[i].key;
+
+		assert_int_equal(k->kind, PV_INT);
+		assert_true(k->u.i == (int64_t)(i < 1 ? i : i < 2 ? i + 1 :
+						i + 2));
+	}
+	/* what an earlier line dropped is not there for a later one */
+	parse("drop epoch\ndrop epoch\n", &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, NULL, &f->err), -1);
+	assert_string_equal(f->err.msg, "t.cks:2:6: nothing at 'epoch'");
+	script_release(&s);
+	ckerr_clear(&f->err);
+	parse("drop optimizer_states\ndrop optimizer_states.0\n", &s);
+	assert_int_equal(edit_check(f->ck, &f->root, &s, NULL, &f->err), -1);
+	assert_string_equal(f->err.msg,
+			    "t.cks:2:6: nothing at 'optimizer_states.0'");
+	script_release(&s);
+}
+
 static void
 test_edit__column_errors(void **state)
 {
@@ -378,6 +452,8 @@ main(void)
 		T(errors_name_the_position),
 		T(regex_renaming_nothing_warns),
 		T(column_edit_follows_optimizer),
+		T(report_follows_earlier_column_edits),
+		T(drops_in_sequence),
 		T(column_errors),
 		T(report_lists_changes),
 		T(undo_restores_exactly),

@@ -150,11 +150,11 @@ def fill_value(text, dtype):
     --value text an error for dtype.  The value is torch.tensor(X, dtype)."""
     low = text.lower()
     if dtype == torch.bool:
-        if low in ("true", "1"):
-            return torch.tensor(True), None
-        if low in ("false", "0"):
-            return torch.tensor(False), None
-        return None, "bool takes true/false/1/0"
+        if low in ("true", "false"):
+            return torch.tensor(low == "true"), None
+        if _FLOAT_TEXT.fullmatch(text) and float(text) in (0.0, 1.0):
+            return torch.tensor(float(text) == 1.0), None
+        return None, "bool takes true/false or a number equal to 1 or 0"
     if low in ("true", "false") or not _FLOAT_TEXT.fullmatch(text):
         return None, "not a number"
     if dtype.is_floating_point or dtype.is_complex:
@@ -186,15 +186,16 @@ def plain(t):
     return x.resolve_neg().resolve_conj()
 
 
-def bit_problems(want, got, what):
+def bit_problems(want, got, what, nan_bits=False):
     """Same dtype and shape, bitwise equal values, except that a NaN equals
-    any NaN (payload and sign agnostic; complex: per component)."""
+    any NaN (payload and sign agnostic; complex: per component) unless
+    nan_bits."""
     if got.dtype != want.dtype or tuple(got.shape) != tuple(want.shape):
         return [f"{what}: {got.dtype} {list(got.shape)}, expected {want.dtype} {list(want.shape)}"]
     x, y = plain(want).contiguous(), plain(got).contiguous()
     if x.is_complex():
         x, y = torch.view_as_real(x), torch.view_as_real(y)
-    if x.is_floating_point():
+    if x.is_floating_point() and not nan_bits:
         nx, ny = torch.isnan(x), torch.isnan(y)
         if not torch.equal(nx, ny):
             first = int((nx != ny).reshape(-1).nonzero()[0])
