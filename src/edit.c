@@ -9,6 +9,7 @@
 
 #include "column.h"
 #include "edit.h"
+#include "ere.h"
 #include "optim.h"
 #include "torchpkl.h"
 #include "grow.h"
@@ -419,9 +420,13 @@ compile_rename_regex(const struct edit *e, const char *sname, regex_t *re,
 		     struct ckerr *err)
 {
 	struct buf pattern = BUF_INIT;
+	const char *refusal = ere_refusal(e->str[0]);
 	size_t ngroups;
 	int rc;
 
+	if (refusal)
+		return fail_at(err, sname, e->str_pos[0], "invalid regex '%s': "
+			       "%s", e->str[0], refusal);
 	if (buf_addf(&pattern, "^(%s)$", e->str[0]) < 0)
 		return ckerr_nomem(err);
 	rc = regcomp(re, pattern.data, REG_EXTENDED);

@@ -332,6 +332,21 @@ test_edit__column_errors(void **state)
 		  "model.encoder.mlp.0.bias\n", "t.cks:1:51: dimension 1 is out "
 		  "of range for 'model.encoder.mlp.0.bias', which has 1" },
 		{ "drop nothing.here\n", "t.cks:1:6: nothing at 'nothing.here'" },
+		/* glibc would need memory exponential in these patterns */
+		{ "rename-regex 'a+++++++++++++++++++++++++++++++++++++++++' b\n",
+		  "t.cks:1:14: invalid regex 'a+++++++++++++++++++++++++++++++++"
+		  "++++++++': two repetition operators in a row are undefined in "
+		  "POSIX" },
+		{ "rename-regex 'model.*?' b\n", "t.cks:1:14: invalid regex "
+		  "'model.*?': two repetition operators in a row are undefined in "
+		  "POSIX" },
+		{ "rename-regex '((a{100}){100}){100}' b\n", "t.cks:1:14: invalid "
+		  "regex '((a{100}){100}){100}': its repetitions would expand to "
+		  "more than 10000 copies of its parts" },
+		{ "rename-regex '(((((((((((((((a+)+)+)+)+)+)+)+)+)+)+)+)+)+)+)' b\n",
+		  "t.cks:1:14: invalid regex '(((((((((((((((a+)+)+)+)+)+)+)+)+)+)"
+		  "+)+)+)+)+)': its repetitions would expand to more than 10000 "
+		  "copies of its parts" },
 		{ "drop state_dict\n", "t.cks:1:6: 'state_dict' holds the state "
 		  "dict: use delete for its keys" },
 	};

@@ -3,6 +3,8 @@
  * engine.  Any bytes are parsed as a script; then, as invariants that
  * abort when broken:
  *   - every parsed edit printed and parsed again is an equal edit;
+ *   - export writes the script as Python, or refuses it with a message
+ *     (never a crash, and its output is untouched then);
  *   - on the demo checkpoint (CKS_FUZZ_CKPT, default the one in the source
  *     tree), the edits that apply are applied one by one and undone in
  *     reverse, after which every tensor path, dtype, shape and its first
@@ -21,6 +23,7 @@
 #include "buf.h"
 #include "ckpt.h"
 #include "edit.h"
+#include "export.h"
 #include "script.h"
 #include "banned.h"
 
@@ -130,6 +133,23 @@ roundtrip(const struct edit *e)
 }
 
 static void
+export_once(const struct script *s)
+{
+	struct ckerr err = CKERR_INIT;
+	struct buf out = BUF_INIT;
+
+	if (export_python(s, NULL, "fuzz", &out, &err) == 0) {
+		if (!out.len)
+			die("export wrote nothing", NULL);
+	} else if (out.len) {
+		die("a failed export left output", err.msg);
+	} else if (!err.msg[0]) {
+		die("a failed export gave no message", NULL);
+	}
+	buf_release(&out);
+}
+
+static void
 apply_and_undo(const struct script *s)
 {
 	struct ckerr err = CKERR_INIT;
@@ -176,6 +196,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	for (i = 0; i < s.n; i++)
 		roundtrip(&s.edits[i]);
+	export_once(&s);
 	apply_and_undo(&s);
 	script_release(&s);
 	return 0;

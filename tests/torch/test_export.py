@@ -781,7 +781,7 @@ REGEXES = [  # (regex, replacement): POSIX EREs as people and the docs write the
     (r"layers\.([0-9]+)\..*\.(weight|bias)", r"L\1.\2"),
     (r"(a*)(b*)", r"\2\1.swapped"),
     (r"\w+\.w", r"\0\\x"),
-    (r"a+?b", r"stacked.\0"),
+    (r"(a+)?b", r"grouped.\0"),
     (r"a{1}[(]?b", r"interval.\0"),
 ]
 
@@ -792,6 +792,12 @@ def regex_scripts(tap):
     for regex, replacement in REGEXES:
         add_pair(tap, Pair(f"rename-regex {regex!r} {replacement!r} on odd keys",
                            [ak.edit_line("rename-regex", regex, replacement)], build=odd_keys))
+    # patterns the C library would need exponential memory for: refused
+    # by apply, so by export too, with the same message
+    for regex in (r"a+?b", r"((a{100}){100}){100}"):
+        add_export_failure(tap, Pair(f"rename-regex {regex!r}: refused (repetitions)",
+                                     [ak.edit_line("rename-regex", regex, "x")],
+                                     build=odd_keys))
     add_pair(tap, Pair("globs on non-ASCII keys: '?' is one byte, '*' any",
                        ["delete '??.w'", "rename-prefix é x --except '*b*'",
                         "delete 'a?'", "rename-prefix '' p --except '日*'"], build=odd_keys))
