@@ -1816,6 +1816,16 @@ call_str(struct call *c, const char *kw, const char *s, bool raw_ok,
 	return r < 0 ? ckerr_nomem(err) : 0;
 }
 
+/* Close the list literal lit and make it the call's next argument. */
+static int
+call_list_end(struct call *c, struct buf *lit, struct ckerr *err)
+{
+	int r = buf_addch(lit, ']') < 0 ? -1 : call_arg(c, "%s", lit->data);
+
+	buf_release(lit);
+	return r < 0 ? ckerr_nomem(err) : 0;
+}
+
 /* A list of str arguments: excepts=['a', 'b']. */
 static int
 call_list(struct call *c, const char *kw, char *const *v,
@@ -1824,7 +1834,6 @@ call_list(struct call *c, const char *kw, char *const *v,
 {
 	struct buf lit = BUF_INIT;
 	size_t i;
-	int r;
 
 	if (buf_addf(&lit, "%s=[", kw) < 0)
 		goto nomem;
@@ -1837,11 +1846,7 @@ call_list(struct call *c, const char *kw, char *const *v,
 			return -1;
 		}
 	}
-	if (buf_addch(&lit, ']') < 0)
-		goto nomem;
-	r = call_arg(c, "%s", lit.data);
-	buf_release(&lit);
-	return r < 0 ? ckerr_nomem(err) : 0;
+	return call_list_end(c, &lit, err);
 nomem:
 	buf_release(&lit);
 	return ckerr_nomem(err);
@@ -1854,7 +1859,6 @@ call_also(struct call *c, const struct edit *e, const char *sname,
 {
 	struct buf lit = BUF_INIT;
 	size_t i;
-	int r;
 
 	if (buf_addstr(&lit, "also=[") < 0)
 		goto nomem;
@@ -1873,11 +1877,7 @@ call_also(struct call *c, const struct edit *e, const char *sname,
 		     buf_addstr(&lit, ", None)")) < 0)
 			goto nomem;
 	}
-	if (buf_addch(&lit, ']') < 0)
-		goto nomem;
-	r = call_arg(c, "%s", lit.data);
-	buf_release(&lit);
-	return r < 0 ? ckerr_nomem(err) : 0;
+	return call_list_end(c, &lit, err);
 nomem:
 	buf_release(&lit);
 	return ckerr_nomem(err);
