@@ -24,6 +24,10 @@ const struct cli_opt cli_opts[OPT__COUNT] = {
 	[OPT_DRY_RUN] = { "dry-run", 0, NULL,
 			  "print what each edit would change, write nothing" },
 	[OPT_FORCE] = { "force", 0, NULL, "replace OUT when it exists" },
+	[OPT_TARGET] = { "target", 0, "TARGET",
+			 "then print the result's diff against TARGET" },
+	[OPT_SUGGEST] = { "suggest", 0, NULL,
+			  "print only the suggested edits, as a script" },
 };
 
 int
@@ -91,48 +95,6 @@ cli_open(const char *file, const struct cli_args *args,
 	return ck;
 }
 
-static bool
-needs_quotes(const char *s)
-{
-	return !*s || strpbrk(s, " \t\n\r\v\f\"'#\\") != NULL;
-}
-
-int
-cli_add_key(struct buf *out, const char *key)
-{
-	bool q = needs_quotes(key);
-	const unsigned char *p;
-
-	if (q && buf_addch(out, '"') < 0)
-		return -1;
-	for (p = (const unsigned char *)key; *p; p++) {
-		int c = *p;
-
-		/* a tab is literal inside quotes; other controls could drive
-		 * the terminal or break the line */
-		if ((c < 0x20 && !(c == '\t' && q)) || c == 0x7f)
-			c = '?';
-		else if (q && (c == '"' || c == '\\') && buf_addch(out, '\\') < 0)
-			return -1;
-		if (buf_addch(out, c) < 0)
-			return -1;
-	}
-	return q ? buf_addch(out, '"') : 0;
-}
-
-int
-cli_add_shape(struct buf *out, const int64_t *dims, int n)
-{
-	int i;
-
-	if (buf_addch(out, '[') < 0)
-		return -1;
-	for (i = 0; i < n; i++)
-		if (buf_addf(out, i ? ", %" PRId64 : "%" PRId64, dims[i]) < 0)
-			return -1;
-	return buf_addch(out, ']');
-}
-
 int
 cli_add_human(struct buf *out, uint64_t bytes)
 {
@@ -162,33 +124,101 @@ cli_write(const struct buf *b)
 /* Scripts are text people write: far below this. */
 #define SCRIPT_MAX_BYTES ((size_t)64 << 20)
 
+/* Read a whole file of at most cap bytes; reports and returns -1 on
+ * failure. */
+static int
+read_text(const char *path, size_t cap, const char *what, struct buf *text)
+{
+	char chunk[65536];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+
+	if (!f)
+		return cli_error(path, "cannot open: %s", strerror(errno)), -1;
+	buf_init(text, cap);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(text, chunk, n) < 0) {
+			fclose(f);
+			buf_release(text);
+			if (errno == ENOMEM)
+				return cli_error(path, "out of memory"), -1;
+			return cli_error(path, "%s larger than %zu MiB", what,
+					 cap >> 20), -1;
+		}
+	if (ferror(f)) {
+		fclose(f);
+		buf_release(text);
+		return cli_error(path, "cannot read: %s", strerror(errno)), -1;
+	}
+	fclose(f);
+	return 0;
+}
+
 int
 cli_load_script(const char *path, struct script *s)
 {
 	struct ckerr err = CKERR_INIT;
 	struct buf text = BUF_INIT;
-	char chunk[65536];
+	int r;
+
+	if (read_text(path, SCRIPT_MAX_BYTES, "script", &text) < 0)
+		return -1;
+	r = script_parse(text.data ? text.data : "", text.len, path, s, &err);
+	buf_release(&text);
+	if (r < 0)
+		return cli_error(NULL, "%s", err.msg), -1;
+	return 0;
+}
+
+/* A checkpoint rather than a layout file: binary bytes near its start. */
+static int
+is_checkpoint(const char *path, bool *yes)
+{
+	unsigned char head[4096];
 	FILE *f = fopen(path, "rb");
 	size_t n;
-	int r;
 
 	if (!f)
 		return cli_error(path, "cannot open: %s", strerror(errno)), -1;
-	buf_init(&text, SCRIPT_MAX_BYTES);
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		if (buf_add(&text, chunk, n) < 0) {
-			fclose(f);
-			buf_release(&text);
-			return cli_error(path, "script larger than %zu MiB",
-					 SCRIPT_MAX_BYTES >> 20), -1;
-		}
+	n = fread(head, 1, sizeof(head), f);
 	if (ferror(f)) {
 		fclose(f);
-		buf_release(&text);
 		return cli_error(path, "cannot read: %s", strerror(errno)), -1;
 	}
 	fclose(f);
-	r = script_parse(text.data ? text.data : "", text.len, path, s, &err);
+	*yes = (n >= 2 && head[0] == 'P' && head[1] == 'K') ||
+	       (n >= 1 && head[0] == 0x80) || memchr(head, '\0', n) != NULL;
+	return 0;
+}
+
+int
+cli_load_target(const char *path, struct layout *out)
+{
+	struct ckerr err = CKERR_INIT;
+	struct buf text = BUF_INIT;
+	bool ckpt;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if (is_checkpoint(path, &ckpt) < 0)
+		return -1;
+	if (ckpt) {
+		struct ckpt_root root;
+		struct ckpt *ck = ckpt_open(path, &err);
+
+		if (!ck)
+			return cli_fail(path, &err), -1;
+		r = ckpt_find_root(ck, NULL, &root, &err);
+		if (r == 0) {
+			r = layout_from_root(ck, &root, out, &err);
+			ckpt_root_release(&root);
+		}
+		ckpt_free(ck);
+		return r < 0 ? (cli_fail(path, &err), -1) : 0;
+	}
+	if (read_text(path, LAYOUT_MAX_FILE, "layout file", &text) < 0)
+		return -1;
+	r = layout_parse(text.data ? text.data : "", text.len, path, out, &err);
 	buf_release(&text);
 	if (r < 0)
 		return cli_error(NULL, "%s", err.msg), -1;

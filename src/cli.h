@@ -19,6 +19,7 @@
 #include "buf.h"
 #include "ckerr.h"
 #include "ckpt.h"
+#include "layout.h"
 
 #define PROGRAM "ckpt-surgeon"
 
@@ -32,6 +33,8 @@ enum cli_opt_id {
 	OPT_OUTPUT,
 	OPT_DRY_RUN,
 	OPT_FORCE,
+	OPT_TARGET,
+	OPT_SUGGEST,
 	OPT__COUNT
 };
 
@@ -68,6 +71,7 @@ struct cli_cmd {
 int cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_show(const struct cli_cmd *cmd, const struct cli_args *args);
+int cmd_diff(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_apply(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_export(const struct cli_cmd *cmd, const struct cli_args *args);
 
@@ -88,16 +92,6 @@ int cli_fail(const char *file, const struct ckerr *err);
 struct ckpt *cli_open(const char *file, const struct cli_args *args,
 		      struct ckpt_root *root);
 
-/*
- * Append a key as text output shows it: as is, or double-quoted (with \"
- * and \\) when empty or holding blanks, quotes, '#' or '\'; control
- * characters are shown as '?' so they cannot drive the terminal.
- */
-int cli_add_key(struct buf *out, const char *key);
-
-/* Append "[d0, d1, ...]". */
-int cli_add_shape(struct buf *out, const int64_t *dims, int n);
-
 /* Append " (1.5 MiB)" for sizes of at least 1 KiB, nothing below. */
 int cli_add_human(struct buf *out, uint64_t bytes);
 
@@ -108,6 +102,25 @@ struct script;
  * the error (with SCRIPT:LINE:COL) and returns -1.
  */
 int cli_load_script(const char *path, struct script *s);
+
+/*
+ * Load TARGET's layout: a checkpoint (its state dict, found as for FILE
+ * without --root) or a layout file, told apart by their first bytes.
+ * On failure prints the error and returns -1.
+ */
+int cli_load_target(const char *path, struct layout *out);
+
+enum cli_report { REPORT_TEXT, REPORT_JSON, REPORT_SCRIPT };
+
+/*
+ * Print the diff of have (FILE's layout) against want (TARGET's) with
+ * its suggestions: as text, as diff --json, or (REPORT_SCRIPT) only the
+ * suggested edits as a script.  Returns EXIT_OK when they match,
+ * EXIT_DIFF when they differ, EXIT_ERROR after reporting a failure.
+ */
+int cli_diff_report(const char *file, const char *target,
+		    struct layout *have, struct layout *want,
+		    enum cli_report how);
 
 /* Write a buffer to stdout; returns EXIT_ERROR after reporting a failure. */
 int cli_write(const struct buf *b);

@@ -103,8 +103,8 @@ ls_text(const char *file, const struct ckpt_list *l, uint64_t total,
 		const struct pv_tensor *t = l->v[i].tensor->u.tensor;
 		char num[32];
 
-		bad |= cli_add_key(&keys[i], l->v[i].key);
-		bad |= cli_add_shape(&shapes[i], t->shape, t->ndim);
+		bad |= layout_add_key(&keys[i], l->v[i].key);
+		bad |= layout_add_shape(&shapes[i], t->shape, t->ndim);
 		if (keys[i].len > wk)
 			wk = keys[i].len;
 		if (strlen(dtype_name(t->dtype)) > wd)
@@ -168,7 +168,8 @@ cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args)
 {
 	const char *file = args->ops[0];
 	struct ckpt_root root;
-	struct ckpt_list l = CKPT_LIST_INIT;
+	struct layout l = LAYOUT_INIT;
+	struct ckerr err = CKERR_INIT;
 	struct buf out = BUF_INIT;
 	struct ckpt *ck;
 	size_t i;
@@ -178,19 +179,14 @@ cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args)
 	ck = cli_open(file, args, &root);
 	if (!ck)
 		return EXIT_ERROR;
-	r = gather(ck, &root, false, &l, file);
-	for (i = 0; r == EXIT_OK && i < l.n; i++) {
-		const struct pv_tensor *t = l.v[i].tensor->u.tensor;
-
-		bad |= cli_add_key(&out, l.v[i].key);
-		bad |= buf_addf(&out, " %s ", dtype_name(t->dtype));
-		bad |= cli_add_shape(&out, t->shape, t->ndim);
-		bad |= buf_addch(&out, '\n');
-	}
+	r = layout_from_root(ck, &root, &l, &err) < 0 ? cli_fail(file, &err)
+						      : EXIT_OK;
+	for (i = 0; r == EXIT_OK && i < l.n; i++)
+		bad |= layout_print_entry(&l.v[i], &out);
 	if (r == EXIT_OK)
 		r = bad ? cli_error(file, "out of memory") : cli_write(&out);
 	buf_release(&out);
-	ckpt_list_release(&l);
+	layout_release(&l);
 	ckpt_root_release(&root);
 	ckpt_free(ck);
 	return r;

@@ -304,7 +304,7 @@ rowf(struct buf *out, const char *label, const char *fmt, ...)
 static int
 row_key(struct buf *out, const char *label, const char *key)
 {
-	if (row(out, label) < 0 || cli_add_key(out, key) < 0)
+	if (row(out, label) < 0 || layout_add_key(out, key) < 0)
 		return -1;
 	return buf_addch(out, '\n');
 }
@@ -321,7 +321,7 @@ row_value(struct buf *out, const char *label, const struct tval *v)
 static int
 row_dims(struct buf *out, const char *label, const int64_t *d, int n)
 {
-	if (row(out, label) < 0 || cli_add_shape(out, d, n) < 0)
+	if (row(out, label) < 0 || layout_add_shape(out, d, n) < 0)
 		return -1;
 	return buf_addch(out, '\n');
 }

@@ -311,6 +311,29 @@ excepted(const struct edit *e, const char *key)
 	return false;
 }
 
+int
+edit_renamed(const struct edit *e, const char *key, char **out)
+{
+	*out = NULL;
+	if (e->op == EDIT_RENAME) {
+		if (strcmp(key, e->str[0]) || !strcmp(key, e->str[1]))
+			return 0;
+		*out = strdup(e->str[1]);
+	} else if (e->op == EDIT_RENAME_PREFIX) {
+		if (!under_prefix(key, e->str[0]) || excepted(e, key))
+			return 0;
+		*out = prefixed_name(key, e->str[0], e->str[1]);
+		if (*out && !strcmp(*out, key)) {
+			free(*out);
+			*out = NULL;
+			return 0;
+		}
+	} else {
+		return 0;
+	}
+	return *out ? 1 : -1;
+}
+
 static int
 plan_rename(const struct keyset *ks, const struct edit *e, const char *sname,
 	    struct plan *pl, struct ckerr *err)
@@ -1679,11 +1702,47 @@ keyset_names(const struct keyset *ks, struct keyset *out, struct ckerr *err)
 	return 0;
 }
 
+/* The layout of the tensors of sd as the keyset leaves them. */
+static int
+keyset_layout(const struct pyval *sd, const struct keyset *ks,
+	      struct layout *out, struct ckerr *err)
+{
+	struct buf name = BUF_INIT;
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < ks->n && r == 0; i++) {
+		const struct key *k = &ks->v[i];
+		const struct pv_tensor *t = torchpkl_tensor(k->value);
+		const int64_t *shape;
+		int ndim;
+
+		if (!t)
+			continue;
+		key_shape(k, t, &ndim, &shape);
+		buf_reset(&name);
+		if (!k->name &&
+		    (ckpt_key_name(sd->u.dict->items[k->orig].key, &name) < 0 ||
+		     buf_grow(&name, 0) < 0)) {
+			r = ckerr_nomem(err);
+			break;
+		}
+		r = layout_add(out, k->name ? k->name : name.data, t->dtype,
+			       ndim, shape, 0, err);
+	}
+	buf_release(&name);
+	if (r == 0)
+		r = layout_index(out, err);
+	if (r < 0)
+		layout_release(out);
+	return r;
+}
+
 /* Check all edits of s; with apply, then change the graph. */
 static int
 run_script(struct ckpt *ck, const struct ckpt_root *root,
 	   const struct script *s, struct edit_report *rep, bool apply,
-	   struct ckerr *err)
+	   struct layout *after, struct ckerr *err)
 {
 	struct keyset ks = { NULL, 0 };
 	struct plan *plans = NULL;
@@ -1693,7 +1752,7 @@ run_script(struct ckpt *ck, const struct ckpt_root *root,
 	int r = -1;
 
 	if (s->n == 0)		/* nothing to check: any checkpoint will do */
-		return 0;
+		return after ? layout_from_root(ck, root, after, err) : 0;
 	if (run_init(&run, ck, root, err) < 0 ||
 	    keyset_from_dict(run.sd, &ks, err) < 0) {
 		run_release(&run);
@@ -1722,6 +1781,8 @@ run_script(struct ckpt *ck, const struct ckpt_root *root,
 		    keyset_apply(&ks, &plans[i], err) < 0)
 			goto out;
 	}
+	if (after && keyset_layout(run.sd, &ks, after, err) < 0)
+		goto out;
 	for (i = 0; apply && i < s->n; i++)
 		if (apply_plan(ck, &run, run.sd, &s->edits[i], &befores[i],
 			       &plans[i], NULL, err) < 0)
@@ -1745,14 +1806,23 @@ int
 edit_check(struct ckpt *ck, const struct ckpt_root *root,
 	   const struct script *s, struct edit_report *rep, struct ckerr *err)
 {
-	return run_script(ck, root, s, rep, false, err);
+	return run_script(ck, root, s, rep, false, NULL, err);
+}
+
+int
+edit_check_layout(struct ckpt *ck, const struct ckpt_root *root,
+		  const struct script *s, struct edit_report *rep,
+		  struct layout *after, struct ckerr *err)
+{
+	memset(after, 0, sizeof(*after));
+	return run_script(ck, root, s, rep, false, after, err);
 }
 
 int
 edit_apply(struct ckpt *ck, const struct ckpt_root *root,
 	   const struct script *s, struct edit_report *rep, struct ckerr *err)
 {
-	return run_script(ck, root, s, rep, true, err);
+	return run_script(ck, root, s, rep, true, NULL, err);
 }
 
 int

@@ -20,6 +20,7 @@
 
 #include "ckerr.h"
 #include "ckpt.h"
+#include "layout.h"
 #include "script.h"
 
 /* One key (or, for drop, one path) changed by an edit. */
@@ -56,7 +57,24 @@ int edit_apply(struct ckpt *ck, const struct ckpt_root *root,
 	       const struct script *s, struct edit_report *rep,
 	       struct ckerr *err);
 
+/*
+ * Check like edit_check, and give the layout of the state dict the
+ * script would leave (keys, dtypes, shapes after every edit) in *after,
+ * which the caller releases; nothing is changed.
+ */
+int edit_check_layout(struct ckpt *ck, const struct ckpt_root *root,
+		      const struct script *s, struct edit_report *rep,
+		      struct layout *after, struct ckerr *err);
+
 void edit_report_release(struct edit_report *r);
+
+/*
+ * The name a rename or rename-prefix edit gives key, by the rules
+ * edit_apply follows: 1 with *out a new string (the caller frees it), 0
+ * when the edit leaves key as it is (every other op does), -1 when
+ * memory runs out.
+ */
+int edit_renamed(const struct edit *e, const char *key, char **out);
 
 /* How to put the state dict back as it was before one edit. */
 struct edit_undo;

@@ -28,13 +28,25 @@ static const struct cli_cmd commands[] = {
 	  "mean and std (unbiased) cover the finite values; nan and inf are\n"
 	  "counted; quantized tensors are dequantized.",
 	  cmd_show },
+	{ "diff", "FILE TARGET", 2, 2, O(OPT_JSON) | O(OPT_ROOT) | O(OPT_SUGGEST),
+	  "compare the state dict with a target layout; suggest the fixes",
+	  "TARGET is a checkpoint or a layout file (what 'layout' prints, or\n"
+	  "Python's print(k, v.dtype, v.shape) lines).  Reports missing keys\n"
+	  "(in TARGET only), unexpected keys (in FILE only) and mismatched ones\n"
+	  "(another dtype or shape), then the script lines that fix them, in\n"
+	  "the order to apply them.  Exit status 0 when the layouts match,\n"
+	  "1 when they differ.",
+	  cmd_diff },
 	{ "apply", "SCRIPT FILE", 2, 2,
-	  O(OPT_OUTPUT) | O(OPT_DRY_RUN) | O(OPT_FORCE) | O(OPT_ROOT),
+	  O(OPT_OUTPUT) | O(OPT_DRY_RUN) | O(OPT_FORCE) | O(OPT_ROOT) |
+	  O(OPT_TARGET),
 	  "replay a script of edits on FILE and write the result to OUT",
 	  "The whole script is checked against FILE first; a failing edit\n"
 	  "aborts with SCRIPT:LINE:COL and nothing is written.  The result is\n"
 	  "written to a temporary file beside OUT, flushed, then renamed.\n"
 	  "Everything the edits do not touch is carried over unchanged.\n"
+	  "With --target, the result's remaining diff against TARGET is\n"
+	  "printed, and the exit status is 1 when it is not empty.\n"
 	  "See ckpt-surgeon-script(5) for the edits.",
 	  cmd_apply },
 	{ "export", "SCRIPT", 1, 1, O(OPT_OUTPUT) | O(OPT_FORCE) | O(OPT_ROOT),
@@ -117,8 +129,9 @@ general_help(FILE *f)
 		   "inside.\n\ncommands:\n", PROGRAM, PROGRAM);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nExit status: 0 success, 2 usage error or unreadable "
-		   "input.\nSee %s(1).\n", PROGRAM);
+	fprintf(f, "\nExit status: 0 success, 1 a difference found (diff, "
+		   "apply --target),\n2 usage error, unreadable input or an "
+		   "edit that cannot apply.\nSee %s(1).\n", PROGRAM);
 }
 
 /* Parse a command's options from the table; returns EXIT_OK or error. */
