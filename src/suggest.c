@@ -13,16 +13,16 @@
 #include "suggest.h"
 #include "banned.h"
 
-/* Prefixes that wrappers add to every key, and who adds them. */
+/* Prefixes that wrappers add to every key, and what they are. */
 static const struct {
 	const char *prefix;
-	const char *who;
+	const char *what;
 } wrappers[] = {
-	{ "module", "DataParallel and DistributedDataParallel" },
-	{ "_orig_mod", "torch.compile" },
-	{ "_fsdp_wrapped_module", "FullyShardedDataParallel" },
-	{ "model", "a wrapper holding the network as self.model "
-		   "(Lightning modules often do)" },
+	{ "module", "the prefix DataParallel and DistributedDataParallel add" },
+	{ "_orig_mod", "the prefix torch.compile adds" },
+	{ "_fsdp_wrapped_module", "the prefix FullyShardedDataParallel adds" },
+	{ "model", "the prefix of a wrapper holding the network as self.model "
+		   "(as Lightning modules often do)" },
 };
 
 /* At most this many --except keys in a suggested rename-prefix. */
@@ -174,7 +174,7 @@ wrapper_of(const char *p, size_t plen)
 	for (i = 0; i < sizeof(wrappers) / sizeof(wrappers[0]); i++)
 		if (strlen(wrappers[i].prefix) == plen &&
 		    !memcmp(wrappers[i].prefix, p, plen))
-			return wrappers[i].who;
+			return wrappers[i].what;
 	return NULL;
 }
 
@@ -364,9 +364,9 @@ gen_prefix(struct work *w, struct suggestions *out, struct ckerr *err)
 	}
 	who = wrapper_of(best.p, best.len);
 	if (best.add && who)
-		reason = strf("the target's keys carry the '%.*s.' prefix that "
-			      "%s add: under it, %zu keys match%s", (int)best.len,
-			      best.p, who, nbest, e.nexcept ?
+		reason = strf("the target's keys carry '%.*s.', %s: under it, "
+			      "%zu keys match%s", (int)best.len, best.p, who,
+			      nbest, e.nexcept ?
 			      "; the keys listed keep their names" : "");
 	else if (best.add)
 		reason = strf("under '%.*s.', %zu keys match the target (%zu "
@@ -374,9 +374,8 @@ gen_prefix(struct work *w, struct suggestions *out, struct ckerr *err)
 			      moved, e.nexcept ? "; the keys listed keep their "
 			      "names" : "");
 	else if (who)
-		reason = strf("'%.*s.' is the prefix %s add: without it, %zu "
-			      "keys match the target", (int)best.len, best.p,
-			      who, nbest);
+		reason = strf("'%.*s.' is %s: without it, %zu keys match the "
+			      "target", (int)best.len, best.p, who, nbest);
 	else
 		reason = strf("without the prefix '%.*s.', %zu keys match the "
 			      "target", (int)best.len, best.p, nbest);
@@ -899,7 +898,7 @@ simulate_edit(struct layout *l, const struct edit *e, struct ckerr *err)
  * suggestions promise.  *kept says which.
  */
 static int
-simulate(struct work *w, const struct suggestions *round, bool *kept,
+simulate(struct work *w, struct suggestions *round, bool *kept,
 	 struct ckerr *err)
 {
 	struct layout next;
@@ -926,6 +925,10 @@ simulate(struct work *w, const struct suggestions *round, bool *kept,
 		return -1;
 	}
 	if (promised <= before && layout_diff_count(&d) <= before - promised) {
+		/* one edit: what it really fixes (a pair it joins may still
+		 * differ in shape, or keys it moves may match by chance) */
+		if (round->n == 1)
+			round->v[0].fixes = before - layout_diff_count(&d);
 		layout_release(&w->cur);
 		w->cur = next;
 		*kept = true;

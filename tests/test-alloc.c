@@ -21,6 +21,8 @@
 #include "ckpt.h"
 #include "edit.h"
 #include "export.h"
+#include "layout.h"
+#include "suggest.h"
 #include "script.h"
 #include "write.h"
 #include "banned.h"
@@ -156,6 +158,90 @@ export_scenario(struct ckerr *err)
 	return r;
 }
 
+/* The demo's layout with model. stripped, encoder.mlp renamed ffn, one
+ * input feature more for the embedding and a block's norm renamed. */
+static const char target_layout[] =
+	"# a target for the demo\n"
+	"encoder.embed.weight float32 [32, 9]\n"
+	"encoder.ffn.0.weight torch.float32 torch.Size([16, 8])\n"
+	"encoder.ffn.0.bias float32 [16]\n"
+	"encoder.ffn.2.weight float32 [16]\n"
+	"encoder.ffn.2.bias float32 [16]\n"
+	"encoder.ffn.3.weight float32 [8, 16]\n"
+	"encoder.ffn.3.bias float32 [8]\n"
+	"encoder.norm.weight float32 [8]\n"
+	"encoder.norm.bias float32 [8]\n"
+	"encoder.norm.running_mean float32 [8]\n"
+	"encoder.norm.running_var float32 [8]\n"
+	"encoder.norm.num_batches_tracked int64 []\n"
+	"encoder.blocks.0.norm.weight float32 [8]\n"
+	"encoder.blocks.0.norm.bias float32 [8]\n"
+	"encoder.blocks.0.proj.weight float32 [8, 8]\n"
+	"encoder.blocks.0.proj.bias float32 [8]\n"
+	"encoder.blocks.1.norm.weight float32 [8]\n"
+	"encoder.blocks.1.norm.bias float32 [8]\n"
+	"encoder.blocks.1.proj.weight float32 [8, 8]\n"
+	"encoder.blocks.1.proj.bias float32 [8]\n"
+	"heads.label.weight float32 [4, 8]\n"
+	"heads.label.bias float32 [4]\n"
+	"heads.score.weight float32 (1, 8)\n"
+	"heads.score.bias float32 (1,)\n";
+
+/* Parse a target layout, diff the demo against it, suggest, group; and
+ * the layout a script would leave. */
+static int
+diff_scenario(struct ckerr *err)
+{
+	struct ckpt *ck = ckpt_open_memory(demo, demo_len, err);
+	struct ckpt_root root = { NULL, NULL };
+	struct layout have = LAYOUT_INIT, want = LAYOUT_INIT, after = LAYOUT_INIT;
+	struct layout_diff d = LAYOUT_DIFF_INIT;
+	struct suggestions sg = SUGGESTIONS_INIT;
+	struct key_group *g = NULL;
+	struct script s = { NULL, NULL, 0 };
+	size_t ng = 0;
+	bool *flag = NULL;
+	int r = -1;
+
+	if (!ck)
+		return -1;
+	if (ckpt_find_root(ck, NULL, &root, err) < 0 ||
+	    layout_from_root(ck, &root, &have, err) < 0 ||
+	    layout_parse(target_layout, sizeof(target_layout) - 1, "t.layout",
+			 &want, err) < 0 ||
+	    layout_diff(&have, &want, &d, err) < 0 ||
+	    suggest(&have, &want, &sg, err) < 0)
+		goto out;
+	/* the scenario must exercise every kind of suggestion */
+	assert_true(sg.n >= 3);
+	flag = calloc(have.n, sizeof(*flag));
+	if (!flag) {
+		ckerr_nomem(err);
+		goto out;
+	}
+	for (size_t i = 0; i < d.nunexpected; i++)
+		flag[d.unexpected[i]] = true;
+	if (suggest_groups(&have, flag, d.unexpected, d.nunexpected, &g, &ng,
+			   err) < 0 ||
+	    script_parse(edit_script, sizeof(edit_script) - 1, "a.cks", &s,
+			 err) < 0 ||
+	    edit_check_layout(ck, &root, &s, NULL, &after, err) < 0)
+		goto out;
+	r = 0;
+out:
+	script_release(&s);
+	free(g);
+	free(flag);
+	suggestions_release(&sg);
+	layout_diff_release(&d);
+	layout_release(&after);
+	layout_release(&want);
+	layout_release(&have);
+	ckpt_root_release(&root);
+	ckpt_free(ck);
+	return r;
+}
+
 /* Fail allocation 1, 2, ... of a scenario until one run needs fewer. */
 static unsigned long
 fail_each_allocation(int (*run)(struct ckerr *))
@@ -224,10 +310,23 @@ test_alloc__export_path(void **state)
 	assert_true(n > 50);
 }
 
+static void
+test_alloc__diff_path(void **state)
+{
+	unsigned long n;
+
+	(void)state;
+	n = fail_each_allocation(diff_scenario);
+	print_message("# layout/diff/suggest: %lu allocation points failed one "
+		      "at a time\n", n);
+	assert_true(n > 100);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alloc__diff_path),
 		cmocka_unit_test(test_alloc__every_failure_point),
 		cmocka_unit_test(test_alloc__apply_path),
 		cmocka_unit_test(test_alloc__export_path),
