@@ -102,10 +102,10 @@ add_name(struct buf *out, const char *name)
 	return 0;
 }
 
-/* One line per group of keys; *more counts the keys not shown. */
+/* One line per group of keys (subtrees other has nothing under). */
 static int
 add_groups(struct buf *out, struct layout *l, const size_t *order, size_t n,
-	   struct ckerr *err)
+	   struct layout *other, struct ckerr *err)
 {
 	struct key_group *g;
 	size_t ng, i, shown = 0, width = 0;
@@ -117,7 +117,7 @@ add_groups(struct buf *out, struct layout *l, const size_t *order, size_t n,
 		return ckerr_nomem(err);
 	for (i = 0; i < n; i++)
 		flag[order[i]] = true;
-	if (suggest_groups(l, flag, order, n, &g, &ng, err) < 0) {
+	if (suggest_groups(l, flag, order, n, other, &g, &ng, err) < 0) {
 		free(flag);
 		return -1;
 	}
@@ -257,14 +257,14 @@ report_text(struct report *rp, struct buf *out, struct ckerr *err)
 		bad |= buf_addf(out, "\nmissing: %zu the target has, not here\n",
 				rp->d.nmissing) < 0;
 		if (!bad && add_groups(out, rp->want, rp->d.missing,
-				       rp->d.nmissing, err) < 0)
+				       rp->d.nmissing, rp->have, err) < 0)
 			return -1;
 	}
 	if (!bad && rp->d.nunexpected) {
 		bad |= buf_addf(out, "\nunexpected: %zu here, not in the "
 				"target\n", rp->d.nunexpected) < 0;
 		if (!bad && add_groups(out, rp->have, rp->d.unexpected,
-				       rp->d.nunexpected, err) < 0)
+				       rp->d.nunexpected, rp->want, err) < 0)
 			return -1;
 	}
 	if (!bad && rp->d.nmismatched)

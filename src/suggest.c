@@ -1036,10 +1036,33 @@ chain_prefix(const struct layout *l, const struct subtree *t)
 	return end;
 }
 
+/* Some key of l is under the prefix (plen bytes of p, then a dot). */
+static int
+has_under(struct layout *l, const char *p, size_t plen)
+{
+	size_t lo = 0, hi = l->n;
+
+	if (layout_index(l, NULL) < 0)
+		return -1;
+	/* the first key not below "p." in sorted order */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const char *k = l->v[l->sorted[mid]].key;
+		int c = strncmp(k, p, plen);
+
+		if (c < 0 || (c == 0 && (unsigned char)k[plen] < '.'))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < l->n && under(l->v[l->sorted[lo]].key, p, plen) &&
+	       l->v[l->sorted[lo]].key[plen] == '.';
+}
+
 int
 suggest_groups(struct layout *l, const bool *flag, const size_t *order,
-	       size_t n, struct key_group **out, size_t *nout,
-	       struct ckerr *err)
+	       size_t n, struct layout *other, struct key_group **out,
+	       size_t *nout, struct ckerr *err)
 {
 	struct subtrees st = { NULL, 0, 0 };
 	struct key_group *g = calloc(n + 1, sizeof(*g));
@@ -1050,10 +1073,17 @@ suggest_groups(struct layout *l, const bool *flag, const size_t *order,
 	*nout = 0;
 	if (!g || subtrees_of(l, flag, 0, &st, err) < 0)
 		goto fail;
-	/* the subtrees of two keys or more, by name */
-	for (i = k = 0; i < st.n; i++)
-		if (st.v[i].count >= 2)
+	/* the subtrees of two keys or more that other has nothing under,
+	 * by name */
+	for (i = k = 0; i < st.n; i++) {
+		int h = st.v[i].count < 2 || !other ? 0 :
+			has_under(other, st.v[i].key, st.v[i].plen);
+
+		if (h < 0)
+			goto fail;
+		if (st.v[i].count >= 2 && !h)
 			st.v[k++] = st.v[i];
+	}
 	st.n = k;
 	qsort(st.v, st.n, sizeof(*st.v), cmp_subtree_name);
 	slot = malloc((st.n + 1) * sizeof(*slot));

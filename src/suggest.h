@@ -65,10 +65,11 @@ void suggestions_release(struct suggestions *s);
 /*
  * Keys in groups, for a report: of the keys at positions order[0..n) of
  * l (missing ones of the target, say: flag marks them all), each whole
- * subtree of l whose keys are all flagged, with two keys or more, is one
- * group (the outermost such subtree; its prefix then runs down while all
- * its keys share the next component); a key in no such subtree is a
- * group of its own.  Groups come in the order of their first key.
+ * subtree of l whose keys are all flagged, with two keys or more, and
+ * under which other (optional: the other side of the diff) has no key,
+ * is one group (the outermost such subtree; its prefix then runs down
+ * while all its keys share the next component); a key in no such subtree
+ * is a group of its own.  Groups come in the order of their first key.
  */
 struct key_group {
 	size_t pos;		/* position in l of its first key in order */
@@ -78,7 +79,7 @@ struct key_group {
 };
 
 int suggest_groups(struct layout *l, const bool *flag, const size_t *order,
-		   size_t n, struct key_group **out, size_t *nout,
-		   struct ckerr *err);
+		   size_t n, struct layout *other, struct key_group **out,
+		   size_t *nout, struct ckerr *err);
 
 #endif

@@ -52,6 +52,26 @@ expect 0 "options after operands" ls "$demo" --json
 expect 0 "layout demo" layout "$demo"
 expect 2 "show of a missing key" show "$demo" no.such.key
 expect 2 "--root to a missing entry" ls "$demo" --root no.such
+# diff: 0 when the layouts match, 1 when they differ, 2 on bad input
+"$bin" layout "$demo" >"$tmp/demo.layout"
+expect 0 "diff against its own layout" diff "$demo" "$tmp/demo.layout"
+expect 0 "diff against itself" diff "$demo" "$demo"
+sed '1d' "$tmp/demo.layout" >"$tmp/less.layout"
+expect 1 "diff against a layout with a key less" diff "$demo" "$tmp/less.layout"
+expect 1 "diff --json with a difference" diff "$demo" "$tmp/less.layout" --json
+expect 1 "diff --suggest with a difference" diff "$demo" "$tmp/less.layout" --suggest
+expect 2 "diff --json --suggest" diff "$demo" "$tmp/less.layout" --json --suggest
+expect 2 "diff without TARGET" diff "$demo"
+expect 2 "diff with a missing target" diff "$demo" "$tmp/nope.layout"
+expect 2 "diff with a text file as target" diff "$demo" "$tmp/text.pt"
+if grep -qx "ckpt-surgeon: $tmp/text.pt:1: expected 'KEY DTYPE \[d0, d1, ...\]'" "$tmp/err"; then ok "bad layout line named by FILE:LINE"; else not_ok "bad layout line named by FILE:LINE" "$(cat "$tmp/err")"; fi
+expect 2 "diff with a directory as target" diff "$demo" "$tmp"
+expect 2 "diff with an empty checkpoint file" diff "$tmp/empty.pt" "$tmp/demo.layout"
+: >"$tmp/none.cks"
+expect 0 "apply --dry-run --target: nothing left" apply "$tmp/none.cks" "$demo" --dry-run --target "$tmp/demo.layout"
+expect 1 "apply --dry-run --target: a key left" apply "$tmp/none.cks" "$demo" --dry-run --target "$tmp/less.layout"
+expect 2 "apply --target with a bad target" apply "$tmp/none.cks" "$demo" -o "$tmp/o.pt" --target "$tmp/text.pt"
+if [ ! -e "$tmp/o.pt" ]; then ok "no output after a bad target"; else not_ok "no output after a bad target"; fi
 "$bin" ls "$demo" >/dev/full 2>"$tmp/err"
 if [ $? -eq 2 ] && grep -q '^ckpt-surgeon: ' "$tmp/err"; then ok "write error reported (exit 2)"; else not_ok "write error reported (exit 2)" "$(cat "$tmp/err")"; fi
 tap_done

@@ -221,8 +221,8 @@ diff_scenario(struct ckerr *err)
 	}
 	for (size_t i = 0; i < d.nunexpected; i++)
 		flag[d.unexpected[i]] = true;
-	if (suggest_groups(&have, flag, d.unexpected, d.nunexpected, &g, &ng,
-			   err) < 0 ||
+	if (suggest_groups(&have, flag, d.unexpected, d.nunexpected, &want, &g,
+			   &ng, err) < 0 ||
 	    script_parse(edit_script, sizeof(edit_script) - 1, "a.cks", &s,
 			 err) < 0 ||
 	    edit_check_layout(ck, &root, &s, NULL, &after, err) < 0)
