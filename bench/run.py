@@ -15,7 +15,10 @@ then measures, with hyperfine (warm page cache, wall time) and strace:
   - `apply` writing a new checkpoint: a rename on big.pt (re-pickled,
     every storage copied) against `cp` of the same file and torch's
     load-rename-save, a move-column on one 256 MiB tensor of it, and a
-    rename-prefix of all 100,000 keys of keys100k.pt.
+    rename-prefix of all 100,000 keys of keys100k.pt;
+  - `diff` of keys100k.pt against its own layout file, against a layout
+    with every key one level deeper (`net.` + key: 200,000 differences and
+    the suggestion that fixes them), and against itself as a checkpoint.
 Needs: hyperfine, strace, time (GNU), python3-torch.
 """
 import argparse
@@ -43,9 +46,19 @@ def make_keys(path, count):
                 for i in range(count)}, path)
 
 
-def hyperfine(cmds, runs):
+def make_layout(path, count, prefix):
+    """The layout of make_keys's checkpoint as Python prints it, every key
+    under prefix (a model wrapped one level deeper)."""
+    with open(path, "w") as f:
+        for i in range(count):
+            print(f"{prefix}blocks.{i // 10}.sub{i % 10}.weight", torch.float32,
+                  torch.Size([4]), file=f)
+
+
+def hyperfine(cmds, runs, ignore_failure=False):
     with tempfile.NamedTemporaryFile(suffix=".json") as out:
         subprocess.run(["hyperfine", "-N", "--warmup", "2", "--runs", str(runs),
+                        *(["-i"] if ignore_failure else []),
                         "--export-json", out.name, *cmds],
                        check=True, stdout=subprocess.DEVNULL)
         return [(r["command"], r["median"], r["min"], r["max"])
@@ -55,7 +68,7 @@ def hyperfine(cmds, runs):
 def max_rss_kib(cmd):
     """Peak RSS of cmd, through GNU time: a child forked from this (large)
     process would report our own high-water mark from before its exec."""
-    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], check=True,
+    r = subprocess.run(["/usr/bin/time", "-f", "%M", *cmd], check=False,
                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                        text=True)
     return int(r.stderr.strip().splitlines()[-1])
@@ -92,6 +105,12 @@ def main():
         make_big(big, args.big_gib)
     if not os.path.exists(keys):
         make_keys(keys, 100_000)
+    same = os.path.join(args.dir, "same.layout")
+    moved = os.path.join(args.dir, "moved.layout")
+    if not os.path.exists(same):
+        make_layout(same, 100_000, "")
+    if not os.path.exists(moved):
+        make_layout(moved, 100_000, "net.")
     py = sys.executable
     load = "import sys, torch; torch.load(sys.argv[1])"
     resave = ("import sys, torch; c = torch.load(sys.argv[1]); "
@@ -125,11 +144,15 @@ def main():
         ([py, "-c", resave, big, out], 3),
         ([binary, "apply", scripts["column"], big, "-o", out, "--force"], 5),
         ([binary, "apply", scripts["prefix"], keys, "-o", out, "--force"], 5),
+        ([binary, "diff", keys, same], 10),
+        ([binary, "diff", keys, moved], 10),
+        ([binary, "diff", keys, keys], 10),
     ]
     for cmd, runs in cases:
-        (_, med, lo, hi), = hyperfine([shlex.join(cmd)], runs)
+        (_, med, lo, hi), = hyperfine([shlex.join(cmd)], runs,
+                                      ignore_failure=cmd[1] == "diff")
         rss = max_rss_kib(cmd)
-        short = (binary, big, keys, py, out, *scripts.values())
+        short = (binary, big, keys, py, out, same, moved, *scripts.values())
         name = " ".join(os.path.basename(c) if c in short else
                         "(python)" if c in (load, resave) else c for c in cmd)
         print(f"| `{name}` | {med * 1000:.1f} ms | {lo * 1000:.1f} ms | "
