@@ -370,6 +370,10 @@ def check_feature_change(old_features, new_features, old_out=3, new_out=3):
     script, bad = suggested_script(target, src, d)
     if bad:
         return bad
+    dry = cks.run_cks("apply", script, src, "--dry-run", "--target", target)
+    if dry.returncode != 0 or "after" not in dry.stdout.splitlines()[-1]:
+        return ["apply --dry-run --target of the suggestions: expected exit 0 "
+                "and a match line"] + dry.describe()
     out = d / "out.ckpt"
     _, bad = apply_target(script, src, target, out)
     if bad:
