@@ -299,7 +299,8 @@ gen_prefix(struct work *w, struct suggestions *out, struct ckerr *err)
 
 	if (prefix_pairs(w, &v, &n, err) < 0)
 		return -1;
-	qsort(v, n, sizeof(*v), cmp_pfx);
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_pfx);
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && !cmp_pfx(&v[i], &v[j]); j++)
 			;
@@ -583,7 +584,8 @@ gen_subtrees(struct work *w, struct suggestions *out, struct ckerr *err)
 	if (subtrees_of(&w->cur, w->unexp, 0, &all, err) < 0 ||
 	    subtrees_of(w->want, w->miss, 1, &all, err) < 0)
 		goto out;
-	qsort(all.v, all.n, sizeof(*all.v), cmp_subtree_hash);
+	if (all.n)
+		qsort(all.v, all.n, sizeof(*all.v), cmp_subtree_hash);
 	m = calloc(all.n / 2 + 1, sizeof(*m));
 	if (!m) {
 		ckerr_nomem(err);
@@ -1085,7 +1087,8 @@ suggest_groups(struct layout *l, const bool *flag, const size_t *order,
 			st.v[k++] = st.v[i];
 	}
 	st.n = k;
-	qsort(st.v, st.n, sizeof(*st.v), cmp_subtree_name);
+	if (st.n)
+		qsort(st.v, st.n, sizeof(*st.v), cmp_subtree_name);
 	slot = malloc((st.n + 1) * sizeof(*slot));
 	if (!slot)
 		goto fail;
@@ -1096,7 +1099,7 @@ suggest_groups(struct layout *l, const bool *flag, const size_t *order,
 		struct subtree probe = { key, 0, 0, 0, 0, 0, 0 };
 		struct subtree *hit = NULL;
 
-		for (dot = strchr(key, '.'); dot && !hit;
+		for (dot = st.n ? strchr(key, '.') : NULL; dot && !hit;
 		     dot = strchr(dot + 1, '.')) {
 			probe.plen = (size_t)(dot - key);
 			hit = bsearch(&probe, st.v, st.n, sizeof(*st.v),
