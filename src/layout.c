@@ -79,7 +79,7 @@ cmp_pos(const void *a, const void *b, void *ctx)
 int
 layout_index(struct layout *l, struct ckerr *err)
 {
-	size_t i;
+	size_t i, dup = SIZE_MAX;
 
 	if (l->sorted)
 		return 0;
@@ -89,24 +89,37 @@ layout_index(struct layout *l, struct ckerr *err)
 	for (i = 0; i < l->n; i++)
 		l->sorted[i] = i;
 	qsort_r(l->sorted, l->n, sizeof(*l->sorted), cmp_pos, l);
+	/* of the keys listed twice, the one whose second listing comes
+	 * first in the file */
 	for (i = 1; i < l->n; i++) {
-		const struct layout_entry *a = &l->v[l->sorted[i - 1]];
-		const struct layout_entry *b = &l->v[l->sorted[i]];
+		size_t a = l->sorted[i - 1], b = l->sorted[i];
 
-		if (strcmp(a->key, b->key))
+		if (strcmp(l->v[a].key, l->v[b].key))
 			continue;
-		if (b->line)
+		if (dup == SIZE_MAX || b < l->sorted[dup])
+			dup = i;
+	}
+	if (dup == SIZE_MAX)
+		return 0;
+	{
+		const struct layout_entry *first = &l->v[l->sorted[dup - 1]];
+		const struct layout_entry *again = &l->v[l->sorted[dup]];
+
+		/* the first listing of that key sorts before the others */
+		while (dup > 1 &&
+		       !strcmp(l->v[l->sorted[dup - 2]].key, again->key))
+			first = &l->v[l->sorted[--dup - 1]];
+		if (again->line)
 			ckerr_set(err, CKERR_USAGE, "%u: key '%s' listed twice "
-				  "(first on line %u)", b->line, b->key,
-				  a->line);
+				  "(first on line %u)", again->line, again->key,
+				  first->line);
 		else
 			ckerr_set(err, CKERR_FORMAT, "two keys are named '%s'",
-				  b->key);
-		free(l->sorted);
-		l->sorted = NULL;
-		return -1;
+				  again->key);
 	}
-	return 0;
+	free(l->sorted);
+	l->sorted = NULL;
+	return -1;
 }
 
 ptrdiff_t
@@ -268,6 +281,13 @@ quoted_key(const char **pp, const char *end)
 	return buf_detach(&b, NULL);
 }
 
+/* A word that opens a shape rather than naming a dtype. */
+static bool
+shape_like(const char *w)
+{
+	return *w == '[' || *w == '(' || !strncmp(w, "torch.Size(", 11);
+}
+
 static int __attribute__((format(printf, 4, 5)))
 line_error(struct ckerr *err, const char *name, unsigned line,
 	   const char *fmt, ...)
@@ -323,9 +343,11 @@ parse_line(const char *p, const char *end, const char *name, unsigned line,
 		q = skip_blanks(q, end);
 		if (dt == DT_INVALID || !parse_shape(q, end, &found)) {
 			free(key);
-			if (dt == DT_INVALID)
+			if (dt == DT_INVALID && !shape_like(dt_word))
 				return line_error(err, name, line, "unknown dtype "
 						  "'%.*s'", (int)dt_len, dt_word);
+			if (dt == DT_INVALID)
+				return line_error(err, name, line, LINE_HELP);
 			return line_error(err, name, line, "%s",
 					  found.problem ? found.problem :
 					  LINE_HELP);
@@ -353,8 +375,10 @@ parse_line(const char *p, const char *end, const char *name, unsigned line,
 			}
 			dt = dtype_from_name(w, (size_t)(we - w));
 			if (dt == DT_INVALID) {
-				dt_word = w;
-				dt_len = (size_t)(we - w);
+				if (!shape_like(w)) {
+					dt_word = w;
+					dt_len = (size_t)(we - w);
+				}
 				continue;
 			}
 			keyend = q;
@@ -426,7 +450,10 @@ layout_parse(const char *text, size_t len, const char *name,
 static bool
 needs_quotes(const char *s)
 {
-	return !*s || strpbrk(s, " \t\n\r\v\f\"'#\\") != NULL;
+	/* a key opening with a byte order mark would lose it as a file's
+	 * first line */
+	return !*s || strpbrk(s, " \t\n\r\v\f\"'#\\") != NULL ||
+	       !strncmp(s, "\xef\xbb\xbf", 3);
 }
 
 int

@@ -12,8 +12,9 @@
  * print(k, v.dtype, v.shape) and print(k, v.dtype, tuple(v.shape)):
  * `torch.float32`, `torch.Size([3, 4])`, `(3,)`; any dtype name
  * dtype_from_name() knows; blank lines; `#` comment lines and a `#`
- * comment after the shape.  The dtype is the last word before the shape
- * that names one, so a key may hold blanks (Python prints keys bare); a
+ * comment after the shape.  The dtype is the first word after the key's
+ * first character that names one and is followed by a shape and the
+ * line's end, so a key may hold blanks (Python prints keys bare); a
  * key in double quotes (as `layout` prints keys with blanks, quotes, `#`
  * or backslashes) has `\"` and `\\` unescaped.  Errors are
  * "NAME:LINE: message" (CKERR_USAGE; CKERR_LIMIT past the limits below).
@@ -57,17 +58,22 @@ struct layout {
 
 void layout_release(struct layout *l);
 
-/* Append an entry (key copied).  A key already present is an error
- * (CKERR_USAGE, "key 'k' listed twice"). */
+/* Append an entry (key copied).  Keys are not checked here: a key
+ * listed twice is found by layout_index(). */
 int layout_add(struct layout *l, const char *key, enum dtype dt, int ndim,
 	       const int64_t *shape, unsigned line, struct ckerr *err);
 
-/* Position of key, or -1.  Builds the lookup index when it is stale
- * (returns -2 when memory runs out doing so). */
+/* Position of key, or -1.  Builds the lookup index when it is stale;
+ * -2 when that fails (memory ran out, or a key is listed twice). */
 ptrdiff_t layout_find(struct layout *l, const char *key);
 
-/* Sort the lookup index; -1 (CKERR_NOMEM) or, for a duplicate key,
- * CKERR_USAGE naming it.  layout_find calls it as needed. */
+/*
+ * Sort the lookup index.  -1 when memory runs out (CKERR_NOMEM) or a key
+ * is listed twice: of those, the one listed again earliest, as
+ * "LINE: key 'k' listed twice (first on line N)" (CKERR_USAGE) for
+ * entries with line numbers, else "two keys are named 'k'"
+ * (CKERR_FORMAT).  layout_find calls it as needed.
+ */
 int layout_index(struct layout *l, struct ckerr *err);
 
 /* The layout of the state dict at root (its tensors, in order). */

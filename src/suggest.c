@@ -610,7 +610,8 @@ gen_subtrees(struct work *w, struct suggestions *out, struct ckerr *err)
 		char *reason;
 
 		for (k = 0; k < nok; k++)
-			if (nested(c.a, ok[k].a) || nested(c.b, ok[k].b))
+			if (nested(c.a, ok[k].a) || nested(c.b, ok[k].b) ||
+			    nested(c.a, ok[k].b) || nested(c.b, ok[k].a))
 				break;
 		if (k < nok)
 			continue;
@@ -695,6 +696,17 @@ consider(struct single *s, size_t other, size_t score)
 	} else if (score == s->score) {
 		s->tie = true;
 	}
+}
+
+/* Suggestions in the order of their first key in cur. */
+static int
+cmp_by_key(const void *a, const void *b, void *ctx)
+{
+	struct layout *cur = ctx;
+	ptrdiff_t x = layout_find(cur, ((const struct suggestion *)a)->edit.str[0]);
+	ptrdiff_t y = layout_find(cur, ((const struct suggestion *)b)->edit.str[0]);
+
+	return (x > y) - (x < y);
 }
 
 static int
@@ -788,6 +800,8 @@ gen_singles(struct work *w, struct suggestions *out, struct ckerr *err)
 		i = a;
 		j = b;
 	}
+	if (out->n)
+		qsort_r(out->v, out->n, sizeof(*out->v), cmp_by_key, &w->cur);
 	r = 0;
 out:
 	free(u);
@@ -815,8 +829,9 @@ gen_columns(struct work *w, struct suggestions *out, struct ckerr *err)
 		for (d = 0; d < h->ndim; d++) {
 			if (h->shape[d] == t->shape[d])
 				continue;
-			if (dim >= 0 || (h->shape[d] + 1 != t->shape[d] &&
-					 h->shape[d] != t->shape[d] + 1)) {
+			/* sizes are >= 0: their difference cannot overflow */
+			if (dim >= 0 || (h->shape[d] - t->shape[d] != 1 &&
+					 t->shape[d] - h->shape[d] != 1)) {
 				dim = -2;
 				break;
 			}
@@ -955,7 +970,7 @@ suggest(const struct layout *have, struct layout *want,
 		goto out;
 	while (out->n < SUGGEST_MAX) {
 		struct suggestions round = SUGGESTIONS_INIT, sub = SUGGESTIONS_INIT;
-		bool kept;
+		bool kept = false;
 		size_t i;
 
 		if (work_diff(&w, err) < 0)
@@ -979,7 +994,18 @@ suggest(const struct layout *have, struct layout *want,
 			goto fail_round;
 		if (!round.n && gen_columns(&w, &round, err) < 0)
 			goto fail_round;
-		if (!round.n || simulate(&w, &round, &kept, err) < 0 || !kept) {
+		if (round.n && simulate(&w, &round, &kept, err) == 0 && !kept &&
+		    round.n > 1) {
+			/* edits of one round that interfere: the first alone */
+			while (round.n > 1) {
+				round.n--;
+				edit_release(&round.v[round.n].edit);
+				free(round.v[round.n].reason);
+			}
+			if (simulate(&w, &round, &kept, err) < 0)
+				kept = false;
+		}
+		if (!round.n || (err && err->code != CKERR_OK) || !kept) {
 			bool failed = err && err->code != CKERR_OK;
 
 			suggestions_release(&round);
