@@ -170,57 +170,12 @@ cli_load_script(const char *path, struct script *s)
 	return 0;
 }
 
-/* A checkpoint rather than a layout file: binary bytes near its start. */
-static int
-is_checkpoint(const char *path, bool *yes)
-{
-	unsigned char head[4096];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-
-	if (!f)
-		return cli_error(path, "cannot open: %s", strerror(errno)), -1;
-	n = fread(head, 1, sizeof(head), f);
-	if (ferror(f)) {
-		fclose(f);
-		return cli_error(path, "cannot read: %s", strerror(errno)), -1;
-	}
-	fclose(f);
-	*yes = (n >= 2 && head[0] == 'P' && head[1] == 'K') ||
-	       (n >= 1 && head[0] == 0x80) || memchr(head, '\0', n) != NULL;
-	return 0;
-}
-
 int
 cli_load_target(const char *path, struct layout *out)
 {
 	struct ckerr err = CKERR_INIT;
-	struct buf text = BUF_INIT;
-	bool ckpt;
-	int r;
 
-	memset(out, 0, sizeof(*out));
-	if (is_checkpoint(path, &ckpt) < 0)
-		return -1;
-	if (ckpt) {
-		struct ckpt_root root;
-		struct ckpt *ck = ckpt_open(path, &err);
-
-		if (!ck)
-			return cli_fail(path, &err), -1;
-		r = ckpt_find_root(ck, NULL, &root, &err);
-		if (r == 0) {
-			r = layout_from_root(ck, &root, out, &err);
-			ckpt_root_release(&root);
-		}
-		ckpt_free(ck);
-		return r < 0 ? (cli_fail(path, &err), -1) : 0;
-	}
-	if (read_text(path, LAYOUT_MAX_FILE, "layout file", &text) < 0)
-		return -1;
-	r = layout_parse(text.data ? text.data : "", text.len, path, out, &err);
-	buf_release(&text);
-	if (r < 0)
+	if (layout_load(path, out, &err) < 0)
 		return cli_error(NULL, "%s", err.msg), -1;
 	return 0;
 }

@@ -445,6 +445,85 @@ layout_parse(const char *text, size_t len, const char *name,
 	return 0;
 }
 
+/* A checkpoint rather than a layout file: binary bytes near its start. */
+static int
+looks_binary(FILE *f, bool *yes)
+{
+	unsigned char head[4096];
+	size_t n = fread(head, 1, sizeof(head), f);
+
+	if (ferror(f))
+		return -1;
+	*yes = (n >= 2 && head[0] == 'P' && head[1] == 'K') ||
+	       (n >= 1 && head[0] == 0x80) || memchr(head, '\0', n) != NULL;
+	return 0;
+}
+
+static int
+load_checkpoint(const char *path, struct layout *out, struct ckerr *err)
+{
+	struct ckpt_root root;
+	struct ckpt *ck = ckpt_open(path, err);
+	int r;
+
+	if (!ck)
+		return -1;
+	r = ckpt_find_root(ck, NULL, &root, err);
+	if (r == 0) {
+		r = layout_from_root(ck, &root, out, err);
+		ckpt_root_release(&root);
+	}
+	ckpt_free(ck);
+	return r;
+}
+
+int
+layout_load(const char *path, struct layout *out, struct ckerr *err)
+{
+	struct buf text = BUF_INIT;
+	char chunk[65536];
+	bool binary = false;
+	FILE *f;
+	size_t n;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	f = fopen(path, "rb");
+	if (!f)
+		return ckerr_errno(err, "%s: cannot open", path);
+	if (looks_binary(f, &binary) < 0) {
+		fclose(f);
+		return ckerr_errno(err, "%s: cannot read", path);
+	}
+	if (binary) {
+		fclose(f);
+		if (load_checkpoint(path, out, err) < 0)
+			return ckerr_prefix(err, "%s: ", path), -1;
+		return 0;
+	}
+	rewind(f);
+	buf_init(&text, LAYOUT_MAX_FILE);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		if (buf_add(&text, chunk, n) < 0) {
+			fclose(f);
+			buf_release(&text);
+			if (errno == ENOMEM)
+				return ckerr_nomem(err);
+			return ckerr_set(err, CKERR_LIMIT, "%s: layout file "
+					 "larger than %zu MiB", path,
+					 LAYOUT_MAX_FILE >> 20);
+		}
+	if (ferror(f)) {
+		fclose(f);
+		buf_release(&text);
+		return ckerr_errno(err, "%s: cannot read", path);
+	}
+	fclose(f);
+	r = layout_parse(text.data ? text.data : "", text.len, path, out, err);
+	buf_release(&text);
+	return r;
+}
+
 /* ---- printing -------------------------------------------------------- */
 
 static bool

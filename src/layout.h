@@ -97,6 +97,14 @@ int layout_add_shape(struct buf *out, const int64_t *dims, int n);
 /* Append "DTYPE [d0, d1, ...]". */
 int layout_add_type(struct buf *out, const struct layout_entry *e);
 
+/*
+ * Load a target: a checkpoint (its state dict, found as ckpt_find_root
+ * finds it without an override) or a layout file, told apart by their
+ * first bytes (a zip or pickle signature, or a NUL in the first 4 KiB,
+ * make a checkpoint).  Every error message starts with path.
+ */
+int layout_load(const char *path, struct layout *out, struct ckerr *err);
+
 /* Append one entry's line (with its newline), as `layout` prints it. */
 int layout_print_entry(const struct layout_entry *e, struct buf *out);
 
