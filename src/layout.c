@@ -281,11 +281,12 @@ quoted_key(const char **pp, const char *end)
 	return buf_detach(&b, NULL);
 }
 
-/* A word that opens a shape rather than naming a dtype. */
+/* A word (len bytes) that opens a shape rather than naming a dtype. */
 static bool
-shape_like(const char *w)
+shape_like(const char *w, size_t len)
 {
-	return *w == '[' || *w == '(' || !strncmp(w, "torch.Size(", 11);
+	return (len && (*w == '[' || *w == '(')) ||
+	       (len >= 11 && !memcmp(w, "torch.Size(", 11));
 }
 
 static int __attribute__((format(printf, 4, 5)))
@@ -343,7 +344,7 @@ parse_line(const char *p, const char *end, const char *name, unsigned line,
 		q = skip_blanks(q, end);
 		if (dt == DT_INVALID || !parse_shape(q, end, &found)) {
 			free(key);
-			if (dt == DT_INVALID && !shape_like(dt_word))
+			if (dt == DT_INVALID && !shape_like(dt_word, dt_len))
 				return line_error(err, name, line, "unknown dtype "
 						  "'%.*s'", (int)dt_len, dt_word);
 			if (dt == DT_INVALID)
@@ -375,7 +376,7 @@ parse_line(const char *p, const char *end, const char *name, unsigned line,
 			}
 			dt = dtype_from_name(w, (size_t)(we - w));
 			if (dt == DT_INVALID) {
-				if (!shape_like(w)) {
+				if (!shape_like(w, (size_t)(we - w))) {
 					dt_word = w;
 					dt_len = (size_t)(we - w);
 				}

@@ -27,6 +27,12 @@ static const struct {
 
 /* At most this many --except keys in a suggested rename-prefix. */
 #define MAX_EXCEPT 64
+/*
+ * Prefixes are looked for at a key's first dots only: real keys have a
+ * few components, and a hostile one with thousands must not cost the
+ * square of its length.
+ */
+#define MAX_DEPTH 32
 /* Single renames compare keys pairwise within a group up to this size. */
 #define MAX_PAIRS 1000000
 
@@ -251,9 +257,10 @@ prefix_pairs(struct work *w, struct pfx **out, size_t *n, struct ckerr *err)
 			struct layout *other = side ? w->want : &w->cur;
 			const bool *flag = side ? w->miss : w->unexp;
 			const char *dot;
+			int depth = 0;
 
-			for (dot = strchr(e->key, '.'); dot;
-			     dot = strchr(dot + 1, '.')) {
+			for (dot = strchr(e->key, '.'); dot && depth < MAX_DEPTH;
+			     dot = strchr(dot + 1, '.'), depth++) {
 				ptrdiff_t o;
 
 				if (dot == e->key)
@@ -488,7 +495,7 @@ subtrees_of(struct layout *l, const bool *flag, int side,
 		}
 		dot = strchr(e->key + (open.n ? open.v[open.n - 1].plen + 1 : 0),
 			     '.');
-		for (; dot; dot = strchr(dot + 1, '.')) {
+		for (; dot && open.n < MAX_DEPTH; dot = strchr(dot + 1, '.')) {
 			struct subtree t = { e->key, (size_t)(dot - e->key), i,
 					     0, 0, 0, side };
 
@@ -1124,9 +1131,11 @@ suggest_groups(struct layout *l, const bool *flag, const size_t *order,
 		const char *key = l->v[order[i]].key, *dot;
 		struct subtree probe = { key, 0, 0, 0, 0, 0, 0 };
 		struct subtree *hit = NULL;
+		int depth = 0;
 
-		for (dot = st.n ? strchr(key, '.') : NULL; dot && !hit;
-		     dot = strchr(dot + 1, '.')) {
+		for (dot = st.n ? strchr(key, '.') : NULL;
+		     dot && !hit && depth < MAX_DEPTH;
+		     dot = strchr(dot + 1, '.'), depth++) {
 			probe.plen = (size_t)(dot - key);
 			hit = bsearch(&probe, st.v, st.n, sizeof(*st.v),
 				      cmp_subtree_name);
