@@ -1133,9 +1133,13 @@ suggest_groups(struct layout *l, const bool *flag, const size_t *order,
 		struct subtree *hit = NULL;
 		int depth = 0;
 
-		for (dot = st.n ? strchr(key, '.') : NULL;
-		     dot && !hit && depth < MAX_DEPTH;
-		     dot = strchr(dot + 1, '.'), depth++) {
+		/* the prefixes subtrees_of saw: none before a leading dot */
+		for (dot = st.n ? strchr(key, '.') : NULL; dot && !hit;
+		     dot = strchr(dot + 1, '.')) {
+			if (dot == key)
+				continue;
+			if (depth++ == MAX_DEPTH)
+				break;
 			probe.plen = (size_t)(dot - key);
 			hit = bsearch(&probe, st.v, st.n, sizeof(*st.v),
 				      cmp_subtree_name);
