@@ -133,7 +133,11 @@ layout_copy(struct layout *dst, const struct layout *src, struct ckerr *err)
 			layout_release(dst);
 			return -1;
 		}
-	return layout_index(dst, err);
+	if (layout_index(dst, err) < 0) {
+		layout_release(dst);
+		return -1;
+	}
+	return 0;
 }
 
 static void
