@@ -7,21 +7,12 @@
 
 #include "cli.h"
 #include "export.h"
-#include "fdio.h"
 #include "script.h"
 #include "write.h"
 #include "banned.h"
 
 /* The program is executable (the umask still applies). */
 #define PROGRAM_MODE 0755
-
-static int
-fill_program(int fd, void *ctx, struct ckerr *err)
-{
-	const struct buf *prog = ctx;
-
-	return fd_write_all(fd, prog->data, prog->len, err);
-}
 
 /* Write the program to out atomically, never over SCRIPT. */
 static int
@@ -34,7 +25,7 @@ write_program(const char *out, struct buf *prog, const char *script,
 
 	if (stat(script, &st) == 0)
 		o.keep = &st;
-	if (write_atomic(out, &o, fill_program, prog, &err) < 0)
+	if (write_buf_atomic(out, prog, &o, &err) < 0)
 		return cli_error(out, "%s", err.msg);
 	return EXIT_OK;
 }

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "crc32.h"
+#include "fdio.h"
 #include "pickle.h"
 #include "tzwriter.h"
 #include "write.h"
@@ -479,4 +480,19 @@ ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
 	r = write_atomic(out, &ao, fill_ckpt, &f, err);
 	free((char *)f.folder);
 	return r;
+}
+
+static int
+fill_buf(int fd, void *ctx, struct ckerr *err)
+{
+	const struct buf *b = ctx;
+
+	return fd_write_all(fd, b->data, b->len, err);
+}
+
+int
+write_buf_atomic(const char *out, const struct buf *b,
+		 const struct atomic_opts *o, struct ckerr *err)
+{
+	return write_atomic(out, o, fill_buf, (void *)b, err);
 }

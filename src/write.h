@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
+#include "buf.h"
 #include "ckerr.h"
 #include "ckpt.h"
 
@@ -51,6 +52,10 @@ struct atomic_opts {
 int write_atomic(const char *out, const struct atomic_opts *o,
 		 int (*fill)(int fd, void *ctx, struct ckerr *err), void *ctx,
 		 struct ckerr *err);
+
+/* write_atomic() of a buffer's bytes. */
+int write_buf_atomic(const char *out, const struct buf *b,
+		     const struct atomic_opts *o, struct ckerr *err);
 
 /*
  * The folder name torch's writer gives an archive written to path: the
