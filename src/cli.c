@@ -28,6 +28,8 @@ const struct cli_opt cli_opts[OPT__COUNT] = {
 			 "then print the result's diff against TARGET" },
 	[OPT_SUGGEST] = { "suggest", 0, NULL,
 			  "print only the suggested edits, as a script" },
+	[OPT_SCRIPT] = { "script", 0, "SCRIPT",
+			 "replay SCRIPT first (its edits can be undone)" },
 };
 
 int

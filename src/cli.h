@@ -35,6 +35,7 @@ enum cli_opt_id {
 	OPT_FORCE,
 	OPT_TARGET,
 	OPT_SUGGEST,
+	OPT_SCRIPT,
 	OPT__COUNT
 };
 
@@ -72,6 +73,7 @@ int cmd_ls(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_layout(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_show(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_diff(const struct cli_cmd *cmd, const struct cli_args *args);
+int cmd_tui(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_apply(const struct cli_cmd *cmd, const struct cli_args *args);
 int cmd_export(const struct cli_cmd *cmd, const struct cli_args *args);
 

@@ -2,16 +2,25 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "ui.h"
 #include "banned.h"
 
 #define O(x) (1u << (x))
 
 static const struct cli_cmd commands[] = {
+	{ "tui", "FILE", 1, 1, O(OPT_TARGET) | O(OPT_SCRIPT) | O(OPT_ROOT),
+	  "the interactive UI (also: ckpt-surgeon FILE)",
+	  "Browse the checkpoint as a tree, edit it (every edit a script line,\n"
+	  "with undo), compare it with a target and apply the suggested\n"
+	  "fixes, then write the checkpoint and save the edits as a script or\n"
+	  "a Python program.  Press ? inside for the keys.",
+	  cmd_tui },
 	{ "ls", "FILE", 1, 1, O(OPT_JSON) | O(OPT_ALL) | O(OPT_ROOT),
 	  "list the state dict's tensors: key, dtype, shape, bytes",
 	  "Lists the tensors of the state dict in file order, then a total\n"
@@ -59,6 +68,15 @@ static const struct cli_cmd commands[] = {
 	  "it is written atomically, never over SCRIPT.",
 	  cmd_export },
 };
+
+int
+cmd_tui(const struct cli_cmd *cmd, const struct cli_args *args)
+{
+	(void)cmd;
+	return tui_main(args->ops[0], args->val[OPT_TARGET],
+			args->val[OPT_SCRIPT],
+			args->set[OPT_ROOT] ? args->val[OPT_ROOT] : NULL);
+}
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -124,9 +142,11 @@ general_help(FILE *f)
 	size_t i;
 
 	fprintf(f, "usage: %s COMMAND [ARGS...]\n"
+		   "       %s FILE  (the interactive UI; 'help keys' lists its "
+		   "keys)\n"
 		   "       %s help COMMAND | --help | --version\n\n"
 		   "Opens PyTorch checkpoints without Python and shows what is "
-		   "inside.\n\ncommands:\n", PROGRAM, PROGRAM);
+		   "inside.\n\ncommands:\n", PROGRAM, PROGRAM, PROGRAM);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nExit status: 0 success, 1 a difference found (diff, "
@@ -230,6 +250,10 @@ main(int argc, char **argv)
 			general_help(stdout);
 			return EXIT_OK;
 		}
+		if (!strcmp(argv[2], "keys") && argc == 3) {
+			ui_keys_print(stdout);
+			return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
+		}
 		c = find_command(argv[2]);
 		if (!c || argc > 3)
 			return cli_error("help", "no command '%s' (see '%s "
@@ -238,15 +262,20 @@ main(int argc, char **argv)
 		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
 	}
 	c = find_command(argv[1]);
+	if (!c && argv[1][0] == '-')
+		return cli_error(NULL, "unknown option '%s' (see '%s --help')",
+				 argv[1], PROGRAM);
 	if (!c) {
-		if (argv[1][0] == '-')
-			return cli_error(NULL, "unknown option '%s' (see '%s "
-					 "--help')", argv[1], PROGRAM);
-		return cli_error(NULL, "'%s' is not a command (the interactive "
-				 "UI is not part of this version; see '%s "
-				 "--help')", argv[1], PROGRAM);
+		/* ckpt-surgeon FILE [...]: the interactive UI */
+		if (access(argv[1], F_OK) != 0)
+			return cli_error(NULL, "'%s' is neither a command nor a "
+					 "file (see '%s --help')", argv[1],
+					 PROGRAM);
+		c = find_command("tui");
+		r = parse(c, argc, argv, &args);
+	} else {
+		r = parse(c, argc - 1, argv + 1, &args);
 	}
-	r = parse(c, argc - 1, argv + 1, &args);
 	if (r < 0)
 		return fflush(stdout) ? EXIT_ERROR : EXIT_OK;
 	if (r != EXIT_OK)

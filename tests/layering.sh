@@ -13,6 +13,10 @@ lib=$(ls src/*.c src/*.h | grep -v -e '^src/main\.c$' -e '^src/cli\.[ch]$' -e '^
 
 hits=$(grep -n -E '#include *<(n?curses|readline)' $lib src/*.c src/*.h 2>/dev/null)
 if [ -z "$hits" ]; then ok "no curses or readline outside ui/"; else not_ok "no curses or readline outside ui/" "$hits"; fi
+users=$(grep -l -E '#include *<readline/' ui/*.c ui/*.h src/*.c src/*.h tests/*.c 2>/dev/null | sort -u)
+if [ "$users" = "ui/prompt.c" ]; then ok "only ui/prompt.c includes readline"; else not_ok "only ui/prompt.c includes readline" "$users"; fi
+hits=$(grep -n -E '(^|[^a-z_])rl_[a-z_]+' ui/*.c | grep -v '^ui/prompt\.c:')
+if [ -z "$hits" ]; then ok "readline is used in ui/prompt.c only"; else not_ok "readline is used in ui/prompt.c only" "$hits"; fi
 
 # (comment lines and lines of string literals, such as the Python program
 # export writes, are not code)

@@ -18,6 +18,9 @@ for c in $cmds; do
 		else not_ok "option --$opt of $c documented"; fi
 	done
 done
+# the key table is the program's own
+if sh "$srcdir/man/update-keys.sh" "$bin" "$page" | cmp -s - "$page"; then ok "the key table is the program's (make update-man-keys)"
+else not_ok "the key table is the program's (make update-man-keys)" "$(sh "$srcdir/man/update-keys.sh" "$bin" "$page" | diff "$page" - | head -20)"; fi
 for section in NAME SYNOPSIS DESCRIPTION "EXIT STATUS" EXAMPLES "SEE ALSO"; do
 	if grep -q "^\.Sh $section\$" "$page"; then ok "section $section"; else not_ok "section $section"; fi
 done
