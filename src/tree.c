@@ -57,6 +57,7 @@ add_kid(struct tree *t, struct tree_node *parent, struct tree_node *kid)
 			return -1;
 		parent->kids = p;
 	}
+	kid->idx = parent->nkids;
 	parent->kids[parent->nkids++] = kid;
 	kid->parent = parent;
 	t->nnodes++;
@@ -404,8 +405,10 @@ sort_kids(struct tree_node *n, enum tree_sort how)
 
 	if (n->nkids > 1)
 		qsort_r(n->kids, n->nkids, sizeof(*n->kids), cmp_kids, &how);
-	for (i = 0; i < n->nkids; i++)
+	for (i = 0; i < n->nkids; i++) {
+		n->kids[i]->idx = i;
 		sort_kids(n->kids[i], how);
+	}
 }
 
 int
@@ -553,12 +556,9 @@ next_pre(struct tree_node *n)
 		return n->kids[0];
 	while (n->parent) {
 		struct tree_node *p = n->parent;
-		size_t i;
 
-		for (i = 0; i < p->nkids && p->kids[i] != n; i++)
-			;
-		if (i + 1 < p->nkids)
-			return p->kids[i + 1];
+		if (n->idx + 1 < p->nkids)
+			return p->kids[n->idx + 1];
 		n = p;
 	}
 	return NULL;
@@ -577,13 +577,10 @@ static struct tree_node *
 prev_pre(struct tree *t, struct tree_node *n)
 {
 	struct tree_node *p = n->parent;
-	size_t i;
 
 	if (!p)
 		return last_pre(t->root);
-	for (i = 0; i < p->nkids && p->kids[i] != n; i++)
-		;
-	return i ? last_pre(p->kids[i - 1]) : p;
+	return n->idx ? last_pre(p->kids[n->idx - 1]) : p;
 }
 
 struct tree_node *

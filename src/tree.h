@@ -56,6 +56,7 @@ struct tree_node {
 						 * (TK_MISSING, TM_MISMATCHED) */
 	enum tree_mark mark;
 	struct tree_node *parent;
+	size_t idx;		/* its position in parent->kids */
 	struct tree_node **kids;
 	size_t nkids, akids;
 	size_t seq;		/* file order (of its first key) */

@@ -177,10 +177,10 @@ last_shown(const struct tree *t, const struct tree_node *n)
 
 	if (!p)
 		return true;
-	for (i = 0; i < p->nkids && p->kids[i] != n; i++)
-		;
-	for (i++; i < p->nkids; i++)
-		if (!t->filter || p->kids[i]->match)
+	if (!t->filter)
+		return n->idx + 1 == p->nkids;
+	for (i = n->idx + 1; i < p->nkids; i++)
+		if (p->kids[i]->match)
 			return false;
 	return true;
 }
@@ -227,6 +227,25 @@ mark_pair(const struct tree_node *n)
 	default:
 		return 0;
 	}
+}
+
+/* "822", "1.3M": an element count in four characters or so. */
+static void
+count_text(char *out, size_t len, uint64_t n)
+{
+	static const char unit[] = "kMGTPE";
+	double v = (double)n;
+	int u = -1;
+
+	if (n < 10000) {
+		snprintf(out, len, "%" PRIu64, n);
+		return;
+	}
+	while (v >= 1000 && u < 5) {
+		v /= 1000;
+		u++;
+	}
+	snprintf(out, len, "%.*f%c", v < 10 ? 1 : 0, v, unit[u]);
 }
 
 /* A short Python-like text of a value outside the state dict. */
@@ -286,9 +305,12 @@ row_text(const struct ui *ui, const struct tree_row *r, char *left,
 	} else if (n->kind == TK_VALUE) {
 		value_repr(right, rlen, n->value);
 	} else if (n->tensors) {
+		char params[32];
+
 		human(size, sizeof(size), n->bytes);
-		snprintf(right, rlen, "%" PRIu64 " tensor%s  %s", n->tensors,
-			 n->tensors == 1 ? "" : "s", size);
+		count_text(params, sizeof(params), n->elems);
+		snprintf(right, rlen, "%" PRIu64 " tensor%s  %s params  %s",
+			 n->tensors, n->tensors == 1 ? "" : "s", params, size);
 	} else if (n->kind == TK_BRANCH && !n->sd) {
 		snprintf(right, rlen, "%zu entries", n->nkids);
 	}
@@ -383,11 +405,42 @@ value_text(char *out, size_t len, const struct tval *v)
 	}
 }
 
-/* Statistics and the first values of a tensor, made once per node. */
+/* The other paths whose tensors view the same storage (tied weights). */
+static void
+sharing_walk(const struct tree_node *at, const struct tree_node *n,
+	     struct buf *b, size_t *found)
+{
+	size_t i;
+
+	if (at != n && at->t && at->t->storage == n->t->storage) {
+		if (*found < 4)
+			buf_addf(b, "  %s\n", at->path);
+		(*found)++;
+	}
+	for (i = 0; i < at->nkids; i++)
+		sharing_walk(at->kids[i], n, b, found);
+}
+
+static void
+sharing_lines(const struct tree *t, const struct tree_node *n, struct buf *b)
+{
+	struct buf list = BUF_INIT;
+	size_t found = 0;
+
+	sharing_walk(t->root, n, &list, &found);
+	if (found)
+		buf_addf(b, "storage shared with %zu:\n%s%s", found,
+			 list.data, found > 4 ? "  ...\n" : "");
+	buf_release(&list);
+}
+
+/* Statistics, the first values and the sharing of a tensor, made once
+ * per node (the pane is drawn on every key). */
 static void
 tensor_stats_text(struct ui *ui, const struct tree_node *n)
 {
 	struct ckerr err = CKERR_INIT;
+	struct buf shared = BUF_INIT;
 	struct tstats st;
 	struct tval vals[6];
 	char a[48], b[48];
@@ -431,8 +484,13 @@ tensor_stats_text(struct ui *ui, const struct tree_node *n)
 				       i ? ", " : "values: ", a);
 	}
 	if ((uint64_t)nv < n->t->numel && at < sizeof(ui->stats_text))
+		at += (size_t)snprintf(ui->stats_text + at,
+				       sizeof(ui->stats_text) - at, ", ...");
+	sharing_lines(&ui->tree, n, &shared);
+	if (shared.data && at < sizeof(ui->stats_text))
 		snprintf(ui->stats_text + at, sizeof(ui->stats_text) - at,
-			 ", ...");
+			 "\n%s", shared.data);
+	buf_release(&shared);
 }
 
 /* Lines of the detail pane for the selected node. */

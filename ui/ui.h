@@ -82,7 +82,7 @@ struct ui {
 	const struct tree_node *stats_for;
 	unsigned long stats_gen;
 	bool stats_ok;
-	char stats_text[512];
+	char stats_text[1024];
 };
 
 /*

@@ -425,6 +425,45 @@ def check_ascii_fallback():
         t.close()
 
 
+@checked
+def check_subtree_rename_and_target():
+    """/ selects a subtree, R renames it at the prompt, t loads a target
+    whose counts follow every edit and undo."""
+    d, t = demo_term("subtree")
+    try:
+        demo = os.environ.get("CKS_DEMO") or cks.REPO / "examples" / "demo.ckpt"
+        layout = cks.run_cks("layout", demo)
+        target = d / "demo.layout"
+        target.write_text(layout.stdout)
+        encoder = [line for line in layout.stdout.splitlines()
+                   if line.startswith("model.encoder.")]
+        t.wait_text("edits: 0")
+        t.keys("/")
+        t.type("model.encoder")
+        t.keys("Enter")
+        t.wait(lambda s: s.rstrip("\n").split("\n")[-1].strip() == "model.encoder",
+               "model.encoder selected")
+        t.keys("R")
+        t.wait_text(":rename-prefix model.encoder model.encoder")
+        t.keys(*["BSpace"] * len("encoder"))
+        t.type("enc")
+        t.keys("Enter")
+        t.wait_text(f"rename-prefix model.encoder model.enc: {len(encoder)} changed")
+        t.keys("t")
+        t.wait_text("target (checkpoint or layout file):")
+        t.type(str(target))
+        t.keys("Enter")
+        n = len(encoder)
+        t.wait_text(f"target: {n} missing, {n} unexpected, 0 mismatched")
+        t.keys("u")
+        t.wait_text("target: 0 missing, 0 unexpected, 0 mismatched")
+        t.keys("q")
+        got = t.exit_status()
+        return [] if got == 0 else [f"exit status {got}"]
+    finally:
+        t.close()
+
+
 def check_cannot_open():
     """A file the UI cannot open: one error line, exit 2, no screen."""
     d = SESSION / "bad"
@@ -471,6 +510,8 @@ def main(argv):
     tap.add("the help screen lists the key table", check_help_screen)
     tap.add("a bad ':' line; quitting with unsaved edits asks", check_bad_line_and_quit)
     tap.add("filter, sort and a resize", check_filter_sort_resize)
+    tap.add("R renames a subtree, t loads a target that follows the edits",
+            check_subtree_rename_and_target)
     tap.add("ASCII tree lines under LC_ALL=C", check_ascii_fallback)
     tap.add("a file it cannot open: one error line, exit 2", check_cannot_open)
     try:
