@@ -891,12 +891,6 @@ tui_main(const char *file, const char *target, const char *script,
 	memset(&ui, 0, sizeof(ui));
 	setlocale(LC_ALL, "");
 	ui.utf8 = !strcmp(nl_langinfo(CODESET), "UTF-8");
-	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-		fprintf(stderr, "ckpt-surgeon: %s: the interactive UI needs a "
-			"terminal (see 'ckpt-surgeon --help' for the commands)\n",
-			file);
-		return 2;
-	}
 	if (session_open(&ui.s, file, root, &err) < 0) {
 		fprintf(stderr, "ckpt-surgeon: %s: %s\n", file, err.msg);
 		return 2;
@@ -904,6 +898,14 @@ tui_main(const char *file, const char *target, const char *script,
 	if ((target && session_set_target(&ui.s, target, &err) < 0) ||
 	    (script && session_replay(&ui.s, script, &err) < 0)) {
 		fprintf(stderr, "ckpt-surgeon: %s\n", err.msg);
+		session_close(&ui.s);
+		return 2;
+	}
+	/* what is wrong with the input first, then the terminal */
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "ckpt-surgeon: %s: the interactive UI needs a "
+			"terminal (see 'ckpt-surgeon --help' for the commands)\n",
+			file);
 		session_close(&ui.s);
 		return 2;
 	}

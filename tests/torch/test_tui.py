@@ -464,6 +464,35 @@ def check_subtree_rename_and_target():
         t.close()
 
 
+@checked
+def check_script_option():
+    """--script replays a script first; its edits are in the history and
+    undo one by one.  A script that fails: one error line, exit 2."""
+    d = SESSION / "script-opt"
+    d.mkdir()
+    good, bad = d / "good.cks", d / "bad.cks"
+    good.write_text("rename-prefix model net\ndelete net.heads.score.bias\n")
+    bad.write_text("rename-prefix model net\nrename nope x\n")
+    demo = os.environ.get("CKS_DEMO") or cks.REPO / "examples" / "demo.ckpt"
+    r = cks.run_cks(demo, "--script", bad)
+    if r.returncode != 2 or r.stderr.strip() != f"ckpt-surgeon: {bad}:2:8: no key 'nope' in the state dict":
+        return ["a failing --script: expected exit 2 and its line"] + r.describe()
+    t = Term(d, [cks.binary(), demo, "--script", good])
+    try:
+        t.wait_text("edits: 2 unsaved")
+        t.wait_text(f"replayed 2 edits of {good}")
+        t.keys("u")
+        t.wait_text("edits: 1 unsaved")
+        t.keys("u")
+        t.wait(lambda s: "edits: 0" in s.split("\n", 1)[0] and
+               "unsaved" not in s.split("\n", 1)[0], "no edits, nothing unsaved")
+        t.keys("q")
+        got = t.exit_status()
+        return [] if got == 0 else [f"exit status {got}"]
+    finally:
+        t.close()
+
+
 def check_cannot_open():
     """A file the UI cannot open: one error line, exit 2, no screen."""
     d = SESSION / "bad"
@@ -513,6 +542,7 @@ def main(argv):
     tap.add("R renames a subtree, t loads a target that follows the edits",
             check_subtree_rename_and_target)
     tap.add("ASCII tree lines under LC_ALL=C", check_ascii_fallback)
+    tap.add("--script replays first, its edits undoable", check_script_option)
     tap.add("a file it cannot open: one error line, exit 2", check_cannot_open)
     try:
         return tap.run()
