@@ -493,6 +493,27 @@ def check_script_option():
         t.close()
 
 
+def check_no_color():
+    """Colours on a colour terminal; none with NO_COLOR (reverse video
+    marks the header and the selection instead)."""
+    problems = []
+    for label, env, want_color in (("color", {}, True),
+                                   ("no-color", {"NO_COLOR": "1"}, False)):
+        _, t = demo_term(label, env=env)
+        try:
+            t.wait_text("demo.ckpt")
+            s = t.tmux("capture-pane", "-e", "-p", "-t", "0").stdout
+            colored = any(f"\x1b[{c}m" in s for c in ("46", "47", "30")) or "\x1b[38" in s
+            if colored != want_color:
+                problems.append(f"{label}: colour codes {'missing' if want_color else 'present'}")
+            if not want_color and "\x1b[1;7m" not in s and "\x1b[7m" not in s:
+                problems.append("no-color: no reverse video for the header")
+            t.keys("q")
+        finally:
+            t.close()
+    return problems
+
+
 def check_cannot_open():
     """A file the UI cannot open: one error line, exit 2, no screen."""
     d = SESSION / "bad"
@@ -543,6 +564,7 @@ def main(argv):
             check_subtree_rename_and_target)
     tap.add("ASCII tree lines under LC_ALL=C", check_ascii_fallback)
     tap.add("--script replays first, its edits undoable", check_script_option)
+    tap.add("colours, and none with NO_COLOR", check_no_color)
     tap.add("a file it cannot open: one error line, exit 2", check_cannot_open)
     try:
         return tap.run()
