@@ -678,9 +678,9 @@ draw_status(struct ui *ui)
 		char line[512];
 		int at, f;
 
-		at = snprintf(line, sizeof(line), "%s %s:",
+		at = snprintf(line, sizeof(line), "%s %s (%s):",
 			      edit_name((enum edit_op)ui->dialog.op),
-			      ui->dialog.key);
+			      ui->dialog.key, ui->dialog.shape);
 		for (f = 0; f < ui->dialog.nfields && at > 0 &&
 		     (size_t)at < sizeof(line); f++)
 			at += snprintf(line + at, sizeof(line) - (size_t)at,

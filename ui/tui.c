@@ -399,16 +399,17 @@ cmd_column(struct ui *ui, const char *arg)
 	}
 	dg->field = 1;
 	{
-		char shape[128];
-		int i, at = 0;
+		int i, at = snprintf(dg->shape, sizeof(dg->shape), "%s [",
+				     dtype_name(n->t->dtype));
 
-		for (i = 0; i < n->t->ndim && at < 100; i++)
-			at += snprintf(shape + at, sizeof(shape) - (size_t)at,
+		for (i = 0; i < n->t->ndim && at > 0 &&
+		     (size_t)at < sizeof(dg->shape) - 24; i++)
+			at += snprintf(dg->shape + at, sizeof(dg->shape) - (size_t)at,
 				       i ? ", %" PRId64 : "%" PRId64,
 				       n->t->shape[i]);
-		shape[at] = '\0';
-		ui_message(ui, MSG_INFO, "%s is %s [%s]", n->path,
-			   dtype_name(n->t->dtype), shape);
+		if (at > 0 && (size_t)at < sizeof(dg->shape))
+			snprintf(dg->shape + at, sizeof(dg->shape) - (size_t)at,
+				 "]");
 	}
 }
 

@@ -44,6 +44,7 @@ struct ui_dialog {
 	bool open;
 	int op;			/* EDIT_MOVE_COLUMN, _INSERT_, _DELETE_ */
 	char *key;
+	char shape[128];	/* "float32 [8, 66]", shown while typing */
 	int nfields;
 	const char *label[DIALOG_FIELDS];
 	char text[DIALOG_FIELDS][24];

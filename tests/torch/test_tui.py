@@ -187,8 +187,10 @@ class Upgrade:
                              "forecaster.predictor.grid_embedder.0.weight",
                              "the selected path on the status line"))),
             ("the column dialog shows the shape and moves feature 4 to 1",
-             lambda: (t.keys("m"), t.wait_text("float32 [8, 6]"),
-                      t.wait_text("move-column forecaster.predictor.grid_embedder.0.weight:"),
+             lambda: (t.keys("m"),
+                      t.wait(lambda s: s.rstrip("\n").split("\n")[-1].startswith(
+                          "move-column forecaster.predictor.grid_embedder.0.weight "
+                          "(float32 [8, 6]):"), "the dialog with the shape"),
                       t.type("4"), t.keys("Tab"), t.type("1"), t.keys("Enter"),
                       t.wait_text("move-column forecaster.predictor.grid_embedder.0.weight 4 1"))),
             ("a ':' line moves a column of another embedder",
