@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <wchar.h>
 
 #include <readline/history.h>
 #include <readline/readline.h>
@@ -255,25 +256,71 @@ prompt_key(struct ui *ui, int key)
 		}
 }
 
+/* Screen columns of the bytes line[from .. to) in the locale. */
+static int
+columns(const char *line, size_t from, size_t to)
+{
+	mbstate_t st;
+	int cols = 0;
+
+	memset(&st, 0, sizeof(st));
+	while (from < to) {
+		wchar_t wc;
+		size_t k = mbrtowc(&wc, line + from, to - from, &st);
+		int w;
+
+		if (k == (size_t)-1 || k == (size_t)-2 || k == 0) {
+			k = 1;
+			wc = L'?';
+			memset(&st, 0, sizeof(st));
+		}
+		w = wcwidth(wc);
+		cols += w > 0 ? w : 1;
+		from += k;
+	}
+	return cols;
+}
+
 void
 prompt_draw(struct ui *ui)
 {
 	const char *p = rl_display_prompt ? rl_display_prompt : "";
 	const char *line = rl_line_buffer ? rl_line_buffer : "";
-	int plen = (int)strlen(p), width = ui->cols - plen - 1, start = 0;
+	int plen = (int)strlen(p), width = ui->cols - plen - 1;
+	size_t start = 0, point = rl_point > 0 ? (size_t)rl_point : 0;
 	int y = ui->rows - 1;
 
 	if (width < 1)
 		width = 1;
-	/* scroll the line so that the cursor stays in view */
-	if (rl_point > width)
-		start = rl_point - width;
+	if (point > strlen(line))
+		point = strlen(line);
+	/* scroll the line (by whole characters) so that the cursor, counted
+	 * in columns, stays in view */
+	while (start < point && columns(line, start, point) >= width) {
+		start++;
+		while (start < point && (line[start] & 0xc0) == 0x80)
+			start++;
+	}
 	move(y, 0);
 	clrtoeol();
 	attron(A_BOLD);
 	addstr(p);
 	attroff(A_BOLD);
-	addnstr(line + start, width);
-	move(y, plen + rl_point - start);
+	{
+		size_t end = start, len = strlen(line);
+
+		/* as much of the line as fits */
+		while (end < len) {
+			size_t next = end + 1;
+
+			while (next < len && (line[next] & 0xc0) == 0x80)
+				next++;
+			if (columns(line, start, next) > width)
+				break;
+			end = next;
+		}
+		addnstr(line + start, (int)(end - start));
+	}
+	move(y, plen + columns(line, start, point));
 	curs_set(1);
 }
