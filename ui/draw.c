@@ -579,6 +579,8 @@ static void
 draw_diff(struct ui *ui)
 {
 	size_t h = ui_tree_height(ui), i, ns = ui->s.sugg.n;
+	size_t first = ui_diff_first(ui);
+	const char *text = ui->diff_text.data ? ui->diff_text.data : "";
 	char line[1024];
 
 	if (!ui->s.target_path) {
@@ -591,25 +593,30 @@ draw_diff(struct ui *ui)
 	for (i = 0; i < h; i++) {
 		size_t row = ui->dv.top + i;
 
-		if (row == 0)
-			snprintf(line, sizeof(line), "%s: %zu missing, %zu "
-				 "unexpected, %zu mismatched; %zu suggested "
-				 "edits (Enter applies the selected one)",
-				 ui->s.target_path, ui->s.diff.nmissing,
-				 ui->s.diff.nunexpected,
-				 ui->s.diff.nmismatched, ns);
-		else if (row - 1 < ns) {
+		line[0] = '\0';
+		if (row < ui->diff_lines) {
+			const char *p = text, *nl;
+			size_t k;
+
+			for (k = 0; k < row && (nl = strchr(p, '\n')); k++)
+				p = nl + 1;
+			snprintf(line, sizeof(line), "%.*s",
+				 (int)strcspn(p, "\n"), p);
+		} else if (row == first - 1) {
+			snprintf(line, sizeof(line), ns ? "%zu suggested edits, "
+				 "to apply in this order (Enter applies the "
+				 "selected one):" : "no edit to suggest: nothing "
+				 "matches unambiguously", ns);
+		} else if (row >= first && row - first < ns) {
 			struct buf e = BUF_INIT;
-			const struct suggestion *sg = &ui->s.sugg.v[row - 1];
+			const struct suggestion *sg = &ui->s.sugg.v[row - first];
 
 			edit_print(&sg->edit, &e);
-			snprintf(line, sizeof(line), "%s  # %s (fixes %zu)",
+			snprintf(line, sizeof(line), "  %s  # %s (fixes %zu)",
 				 e.data ? e.data : "", sg->reason, sg->fixes);
 			buf_release(&e);
-		} else {
-			line[0] = '\0';
 		}
-		if (row && row == ui->dv.cur + 1)
+		if (row == ui->dv.cur && row >= first)
 			attron(A_REVERSE);
 		put(1 + (int)i, 0, line, ui->cols);
 		attroff(A_REVERSE);

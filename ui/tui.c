@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "report.h"
 #include "ui.h"
 #include "banned.h"
 
@@ -39,13 +40,19 @@ ui_tree_height(const struct ui *ui)
 	return ui->rows > 2 ? (size_t)(ui->rows - 2) : 1;
 }
 
+size_t
+ui_diff_first(const struct ui *ui)
+{
+	return ui->diff_lines + 2;	/* a blank line, the heading */
+}
+
 /* The rows of the current screen's list. */
 static size_t
 list_len(const struct ui *ui)
 {
 	switch (ui->screen) {
 	case SCREEN_DIFF:
-		return ui->s.sugg.n;
+		return ui_diff_first(ui) + ui->s.sugg.n;
 	case SCREEN_HELP:
 		return ui_nbindings + 2;
 	default:
@@ -76,6 +83,31 @@ select_node(struct ui *ui, struct tree_node *n)
 	if (row >= 0)
 		view_goto(&ui->tv, (size_t)row, ui->tree.nrows,
 			  ui_tree_height(ui));
+}
+
+/* The diff screen's report, for the session as it now is; the cursor
+ * goes to the first suggestion. */
+static void
+diff_refresh(struct ui *ui)
+{
+	struct ckerr err = CKERR_INIT;
+	struct report rp = { ui->s.path, ui->s.target_path, &ui->s.cur,
+			     &ui->s.target, &ui->s.diff, &ui->s.sugg };
+	const char *p;
+
+	buf_reset(&ui->diff_text);
+	ui->diff_lines = 0;
+	if (!ui->s.target_path)
+		return;
+	if (report_text(&rp, REPORT_NO_SUGGESTIONS, &ui->diff_text, &err) < 0) {
+		ui_message(ui, MSG_ERROR, "%s", err.msg);
+		buf_reset(&ui->diff_text);
+		return;
+	}
+	for (p = ui->diff_text.data; p && *p; p++)
+		ui->diff_lines += *p == '\n';
+	view_goto(&ui->dv, ui->s.sugg.n ? ui_diff_first(ui) : 0,
+		  ui_diff_first(ui) + ui->s.sugg.n, ui_tree_height(ui));
 }
 
 /*
@@ -129,8 +161,8 @@ rebuild(struct ui *ui)
 	if (n)
 		select_node(ui, n);
 	view_fit(&ui->tv, ui->tree.nrows, ui_tree_height(ui));
-	view_fit(&ui->dv, ui->s.sugg.n, ui_tree_height(ui) - 1);
 	free(path);
+	diff_refresh(ui);
 }
 
 /* ---- commands -------------------------------------------------------- */
@@ -474,6 +506,9 @@ cmd_diff(struct ui *ui, const char *arg)
 {
 	(void)arg;
 	ui->screen = ui->screen == SCREEN_DIFF ? SCREEN_TREE : SCREEN_DIFF;
+	if (ui->screen == SCREEN_DIFF)
+		view_goto(&ui->dv, ui->s.sugg.n ? ui_diff_first(ui) : 0,
+			  list_len(ui), ui_tree_height(ui));
 }
 
 static void
@@ -713,11 +748,14 @@ apply_suggestion(struct ui *ui)
 {
 	struct ckerr err = CKERR_INIT;
 
-	if (ui->dv.cur >= ui->s.sugg.n) {
-		ui_message(ui, MSG_INFO, "no suggestion to apply");
+	size_t first = ui_diff_first(ui);
+
+	if (ui->dv.cur < first || ui->dv.cur - first >= ui->s.sugg.n) {
+		ui_message(ui, MSG_INFO, "select a suggested edit first");
 		return;
 	}
-	if (session_apply(&ui->s, &ui->s.sugg.v[ui->dv.cur].edit, &err) < 0)
+	if (session_apply(&ui->s, &ui->s.sugg.v[ui->dv.cur - first].edit,
+			  &err) < 0)
 		ui_message(ui, MSG_ERROR, "%s", err.msg);
 	else
 		report_edit(ui);
@@ -824,8 +862,7 @@ mouse(struct ui *ui)
 
 		if (ev.y < 1 || (size_t)ev.y > h)
 			return;
-		view_goto(v, v->top + (size_t)ev.y - 1 -
-			  (ui->screen == SCREEN_DIFF ? 1 : 0), list_len(ui), h);
+		view_goto(v, v->top + (size_t)ev.y - 1, list_len(ui), h);
 		if (ev.bstate & BUTTON1_DOUBLE_CLICKED)
 			cmd_toggle(ui, NULL);
 	}
@@ -936,6 +973,7 @@ tui_main(const char *file, const char *target, const char *script,
 	endwin();
 	prompt_release();
 	free(ui.search);
+	buf_release(&ui.diff_text);
 	free(ui.dialog.key);
 	free(ui.confirm.command);
 	tree_free(&ui.tree);

@@ -79,6 +79,9 @@ struct ui {
 	enum ui_ask ask;
 	struct ui_dialog dialog;
 	struct ui_confirm confirm;
+	/* the diff screen: the report's lines, then the suggestions */
+	struct buf diff_text;	/* the report without its suggestions */
+	size_t diff_lines;	/* lines in it */
 	/* the detail pane's statistics, for the node they were made for */
 	const struct tree_node *stats_for;
 	unsigned long stats_gen;
@@ -155,6 +158,9 @@ struct tree_node *ui_selected(const struct ui *ui);
 
 /* Rows of the tree area on screen. */
 size_t ui_tree_height(const struct ui *ui);
+
+/* The diff screen's row of the first suggestion. */
+size_t ui_diff_first(const struct ui *ui);
 
 /* ---- drawing (ui/draw.c) -------------------------------------------- */
 

@@ -170,8 +170,9 @@ class Upgrade:
         steps = [
             ("the header counts what torch's state dicts differ by",
              lambda: t.wait(lambda s: head in s.split("\n", 1)[0], head)),
-            ("the diff screen lists the two suggestions",
+            ("the diff screen shows diff's report and the two suggestions",
              lambda: (t.keys("D"), t.wait_text("2 suggested edits"),
+                      t.wait_text(f"forecaster.predictor.*  {len(missing)} keys"),
                       t.wait_text("rename-prefix '' forecaster.predictor --except "
                                   "interior_mask_bool --except per_var_std"))),
             ("Enter applies the first; the rest are recounted",
@@ -543,7 +544,7 @@ def main(argv):
         return 0
     SESSION = Path(tempfile.mkdtemp(prefix="cks-tui-"))
     steps = ["the header counts what torch's state dicts differ by",
-             "the diff screen lists the two suggestions",
+             "the diff screen shows diff's report and the two suggestions",
              "Enter applies the first; the rest are recounted",
              "Enter applies the second: the diff reaches zero",
              "search finds the grid embedder's weight",
