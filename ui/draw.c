@@ -74,18 +74,15 @@ human(char *out, size_t len, uint64_t n)
 		snprintf(out, len, "%.1f %s", v, unit[u]);
 }
 
+/* "[d0, d1]" as layout files write shapes, cut to len. */
 static void
 shape_text(char *out, size_t len, const int64_t *dims, int n)
 {
-	size_t at = 0;
-	int i;
+	struct buf b = BUF_INIT;
 
-	at += (size_t)snprintf(out + at, len - at, "[");
-	for (i = 0; i < n && at < len; i++)
-		at += (size_t)snprintf(out + at, len - at, i ? ", %" PRId64 :
-				       "%" PRId64, dims[i]);
-	if (at < len)
-		snprintf(out + at, len - at, "]");
+	snprintf(out, len, "%s", layout_add_shape(&b, dims, n) < 0 ? "[...]" :
+		 b.data);
+	buf_release(&b);
 }
 
 /*

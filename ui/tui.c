@@ -431,17 +431,13 @@ cmd_column(struct ui *ui, const char *arg)
 	}
 	dg->field = 1;
 	{
-		int i, at = snprintf(dg->shape, sizeof(dg->shape), "%s [",
-				     dtype_name(n->t->dtype));
+		struct buf b = BUF_INIT;
 
-		for (i = 0; i < n->t->ndim && at > 0 &&
-		     (size_t)at < sizeof(dg->shape) - 24; i++)
-			at += snprintf(dg->shape + at, sizeof(dg->shape) - (size_t)at,
-				       i ? ", %" PRId64 : "%" PRId64,
-				       n->t->shape[i]);
-		if (at > 0 && (size_t)at < sizeof(dg->shape))
-			snprintf(dg->shape + at, sizeof(dg->shape) - (size_t)at,
-				 "]");
+		snprintf(dg->shape, sizeof(dg->shape), "%s %s",
+			 dtype_name(n->t->dtype),
+			 layout_add_shape(&b, n->t->shape, n->t->ndim) < 0 ?
+			 "[...]" : b.data);
+		buf_release(&b);
 	}
 }
 
