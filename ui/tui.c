@@ -535,85 +535,78 @@ ask_replace(struct ui *ui, const char *name, const char *path)
 	return true;
 }
 
+/* What w, S and X write. */
+enum output { OUT_WRITE, OUT_SAVE, OUT_EXPORT };
+
+static const struct {
+	const char *name;	/* its command; NAME-force replaces a file */
+	enum ui_ask ask;
+	const char *done;	/* what the message says before the path */
+} outputs[] = {
+	[OUT_WRITE] = { "write", ASK_WRITE, "wrote" },
+	[OUT_SAVE] = { "save", ASK_SAVE, "saved the script to" },
+	[OUT_EXPORT] = { "export", ASK_EXPORT,
+			 "exported the edits as Python to" },
+};
+
+/* Write path (asking first when it exists and force is not given; with
+ * no path, asking for one). */
 static void
-do_write(struct ui *ui, const char *path, bool force)
+output(struct ui *ui, enum output o, const char *path, bool force)
 {
 	struct ckerr err = CKERR_INIT;
+	int r;
 
-	if (session_write(&ui->s, path, force, &err) < 0)
+	if (!path || !*path) {
+		prompt_open(ui, outputs[o].ask, NULL);
+		return;
+	}
+	if (!force && ask_replace(ui, outputs[o].name, path))
+		return;
+	r = o == OUT_WRITE ? session_write(&ui->s, path, force, &err) :
+	    o == OUT_SAVE ? session_save_script(&ui->s, path, force, &err) :
+	    session_export(&ui->s, path, force, &err);
+	if (r < 0)
 		ui_message(ui, MSG_ERROR, "%s", err.msg);
 	else
-		ui_message(ui, MSG_INFO, "wrote %s (%zu edits)", path,
-			   ui->s.ndone);
+		ui_message(ui, MSG_INFO, "%s %s (%zu edits)", outputs[o].done,
+			   path, ui->s.ndone);
 }
 
 static void
 cmd_write(struct ui *ui, const char *arg)
 {
-	if (!arg || !*arg)
-		prompt_open(ui, ASK_WRITE, NULL);
-	else if (!ask_replace(ui, "write", arg))
-		do_write(ui, arg, false);
+	output(ui, OUT_WRITE, arg, false);
 }
 
 static void
 cmd_write_force(struct ui *ui, const char *arg)
 {
-	do_write(ui, arg, true);
-}
-
-static void
-do_save(struct ui *ui, const char *path, bool force)
-{
-	struct ckerr err = CKERR_INIT;
-
-	if (session_save_script(&ui->s, path, force, &err) < 0)
-		ui_message(ui, MSG_ERROR, "%s", err.msg);
-	else
-		ui_message(ui, MSG_INFO, "saved the script of %zu edits to %s",
-			   ui->s.ndone, path);
+	output(ui, OUT_WRITE, arg, true);
 }
 
 static void
 cmd_save(struct ui *ui, const char *arg)
 {
-	if (!arg || !*arg)
-		prompt_open(ui, ASK_SAVE, NULL);
-	else if (!ask_replace(ui, "save", arg))
-		do_save(ui, arg, false);
+	output(ui, OUT_SAVE, arg, false);
 }
 
 static void
 cmd_save_force(struct ui *ui, const char *arg)
 {
-	do_save(ui, arg, true);
-}
-
-static void
-do_export(struct ui *ui, const char *path, bool force)
-{
-	struct ckerr err = CKERR_INIT;
-
-	if (session_export(&ui->s, path, force, &err) < 0)
-		ui_message(ui, MSG_ERROR, "%s", err.msg);
-	else
-		ui_message(ui, MSG_INFO, "exported %zu edits as Python to %s",
-			   ui->s.ndone, path);
+	output(ui, OUT_SAVE, arg, true);
 }
 
 static void
 cmd_export(struct ui *ui, const char *arg)
 {
-	if (!arg || !*arg)
-		prompt_open(ui, ASK_EXPORT, NULL);
-	else if (!ask_replace(ui, "export", arg))
-		do_export(ui, arg, false);
+	output(ui, OUT_EXPORT, arg, false);
 }
 
 static void
 cmd_export_force(struct ui *ui, const char *arg)
 {
-	do_export(ui, arg, true);
+	output(ui, OUT_EXPORT, arg, true);
 }
 
 static void
