@@ -23,10 +23,6 @@ enum {
 	PAIR_ERROR,
 };
 
-/* Width of the detail pane beside the tree, when the screen is wide. */
-#define DETAIL_WIDTH 46
-#define DETAIL_MIN_COLS 100
-
 void
 ui_colors_init(struct ui *ui)
 {
@@ -546,25 +542,43 @@ detail_lines(struct ui *ui, const struct tree_node *n, struct buf *b)
 	}
 }
 
+/* The pane in the box at (y0, x), width by h; below the tree its first
+ * row is a rule. */
 static void
-draw_detail(struct ui *ui, int x, int width)
+draw_detail(struct ui *ui, int y0, int x, int width, int h, bool below)
 {
 	struct tree_node *n = ui_selected(ui);
 	struct buf b = BUF_INIT;
-	int h = (int)ui_tree_height(ui), y = 0;
 	const char *p;
+	int y = 0;
 
 	if (n)
 		detail_lines(ui, n, &b);
 	p = b.data ? b.data : "";
-	for (y = 0; y < h; y++) {
+	if (below) {
+		struct buf rule = BUF_INIT;
+		int i;
+
+		for (i = 0; i < width; i++)
+			buf_addstr(&rule, ui->utf8 ? "\u2500" : "-");
+		set_pair(ui, PAIR_DIM, true);
+		put(y0, x, rule.data ? rule.data : "", width);
+		set_pair(ui, PAIR_DIM, false);
+		buf_release(&rule);
+		y = 1;
+	}
+	for (; y < h; y++) {
 		const char *nl = strchr(p, '\n');
 		int len = nl ? (int)(nl - p) : (int)strlen(p);
 		char line[512];
 
 		snprintf(line, sizeof(line), "%.*s", len, p);
-		mvaddch(1 + y, x, ui->utf8 ? ' ' : '|');
-		put(1 + y, x + 1, line, width - 1);
+		if (below) {
+			put(y0 + y, x, line, width);
+		} else {
+			mvaddch(y0 + y, x, ui->utf8 ? ' ' : '|');
+			put(y0 + y, x + 1, line, width - 1);
+		}
 		p = nl ? nl + 1 : p + len;
 	}
 	buf_release(&b);
@@ -727,11 +741,16 @@ ui_draw(struct ui *ui)
 	} else if (ui->screen == SCREEN_DIFF) {
 		draw_diff(ui);
 	} else {
-		if (ui->detail && ui->cols >= DETAIL_MIN_COLS)
+		size_t th, ph;
+		enum ui_pane pane = ui_pane(ui, &th, &ph);
+
+		if (pane == PANE_SIDE)
 			tw = ui->cols - DETAIL_WIDTH;
 		draw_tree(ui, tw);
-		if (tw < ui->cols)
-			draw_detail(ui, tw, ui->cols - tw);
+		if (pane == PANE_SIDE)
+			draw_detail(ui, 1, tw, ui->cols - tw, (int)th, false);
+		else if (pane == PANE_BELOW)
+			draw_detail(ui, 1 + (int)th, 0, ui->cols, (int)ph, true);
 	}
 	draw_status(ui);
 	refresh();

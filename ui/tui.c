@@ -34,10 +34,31 @@ ui_selected(const struct ui *ui)
 	return ui->tree.rows[ui->tv.cur].node;
 }
 
+enum ui_pane
+ui_pane(const struct ui *ui, size_t *tree_h, size_t *pane_h)
+{
+	size_t body = ui->rows > 2 ? (size_t)(ui->rows - 2) : 1;
+
+	*tree_h = body;
+	*pane_h = 0;
+	if (ui->screen != SCREEN_TREE || !ui->detail)
+		return PANE_NONE;
+	if (ui->cols >= DETAIL_MIN_COLS)
+		return PANE_SIDE;
+	if (body < DETAIL_BELOW_MIN_BODY)
+		return PANE_NONE;
+	*pane_h = body / 3 < DETAIL_BELOW_ROWS ? body / 3 : DETAIL_BELOW_ROWS;
+	*tree_h = body - *pane_h;
+	return PANE_BELOW;
+}
+
 size_t
 ui_tree_height(const struct ui *ui)
 {
-	return ui->rows > 2 ? (size_t)(ui->rows - 2) : 1;
+	size_t tree_h, pane_h;
+
+	ui_pane(ui, &tree_h, &pane_h);
+	return tree_h;
 }
 
 size_t

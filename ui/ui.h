@@ -156,7 +156,24 @@ void ui_message(struct ui *ui, enum ui_msg kind, const char *fmt, ...)
 /* The selected tree node, or NULL. */
 struct tree_node *ui_selected(const struct ui *ui);
 
-/* Rows of the tree area on screen. */
+/*
+ * The detail pane goes beside the tree on screens of DETAIL_MIN_COLS
+ * columns or more (DETAIL_WIDTH wide), else below it (a third of the
+ * body, at most DETAIL_BELOW_ROWS rows) when the body has at least
+ * DETAIL_BELOW_MIN_BODY rows, else nowhere.
+ */
+#define DETAIL_WIDTH 46
+#define DETAIL_MIN_COLS 100
+#define DETAIL_BELOW_ROWS 10
+#define DETAIL_BELOW_MIN_BODY 15
+
+enum ui_pane { PANE_NONE, PANE_SIDE, PANE_BELOW };
+
+/* Where the detail pane goes now; *tree_h and *pane_h get the rows of the
+ * list (tree, diff or help) and of a pane below it. */
+enum ui_pane ui_pane(const struct ui *ui, size_t *tree_h, size_t *pane_h);
+
+/* Rows of the list area on screen (the tree, the diff, the help). */
 size_t ui_tree_height(const struct ui *ui);
 
 /* The diff screen's row of the first suggestion. */

@@ -385,7 +385,8 @@ def check_bad_line_and_quit():
 
 @checked
 def check_filter_sort_resize():
-    """f shows only matching paths; s cycles the order; a resize redraws."""
+    """f shows only matching paths; s cycles the order; a resize redraws
+    (and, narrower than 100 columns, puts the detail pane below)."""
     _, t = demo_term("filter")
     try:
         t.wait_text("demo.ckpt")
@@ -405,6 +406,9 @@ def check_filter_sort_resize():
         t.wait_text("sorted by size")
         t.tmux("resize-window", "-t", "0", "-x", "90", "-y", "20")
         t.wait(lambda s: len(s.split("\n")[0].rstrip()) <= 90, "a 90-column header")
+        # narrower than 100 columns: the detail pane goes below the tree
+        t.wait(lambda s: any(line.strip() and set(line.strip()) <= set("\u2500-")
+                             for line in s.split("\n")), "a rule above the pane below")
         t.keys("q")
         got = t.exit_status()
         return [] if got == 0 else [f"exit status {got}"]
@@ -517,6 +521,32 @@ def check_no_color():
     return problems
 
 
+@checked
+def check_mouse():
+    """A click selects the row under it, the wheel moves by three rows, a
+    double click opens or closes (SGR mouse reports, as xterm sends them)."""
+    _, t = demo_term("mouse", env={"TERM": "xterm-256color"})
+    try:
+        s = t.wait_text("state_dict")
+        lines = s.split("\n")
+        names = [line[2:].split()[0] if line[2:].strip() else "" for line in lines]
+        t.type("\x1b[<0;5;4M\x1b[<0;5;4m")           # a click on screen row 4
+        t.wait(lambda s: t.status().strip() == names[3], f"{names[3]} selected")
+        t.type("\x1b[<65;5;4M\x1b[<65;5;4M")          # the wheel, two notches down
+        t.wait(lambda s: t.status().strip() == names[9], f"{names[9]} selected")
+        state = next(i for i, line in enumerate(lines) if "state_dict" in line)
+        if "\u25be state_dict" not in lines[state]:
+            raise Failure("the state dict does not start open", s)
+        y = state + 1
+        t.type(f"\x1b[<0;5;{y}M\x1b[<0;5;{y}m\x1b[<0;5;{y}M\x1b[<0;5;{y}m")
+        t.wait(lambda s: "\u25b8 state_dict" in s.split("\n")[state],
+               "the state dict closed by a double click")
+        t.keys("q")
+        return []
+    finally:
+        t.close()
+
+
 def check_cannot_open():
     """A file the UI cannot open: one error line, exit 2, no screen."""
     d = SESSION / "bad"
@@ -568,6 +598,7 @@ def main(argv):
     tap.add("ASCII tree lines under LC_ALL=C", check_ascii_fallback)
     tap.add("--script replays first, its edits undoable", check_script_option)
     tap.add("colours, and none with NO_COLOR", check_no_color)
+    tap.add("the mouse: click, wheel, double click", check_mouse)
     tap.add("a file it cannot open: one error line, exit 2", check_cannot_open)
     try:
         return tap.run()
