@@ -57,6 +57,13 @@ def status(s):
 
 def one_run(binary, ckpt, workdir):
     sock = os.path.join(workdir, "sock")
+    try:
+        return measure(sock, binary, ckpt)
+    finally:
+        tmux(sock, "kill-server")      # also when a wait timed out
+
+
+def measure(sock, binary, ckpt):
     t0 = time.monotonic()
     tmux(sock, "new-session", "-d", "-x", "150", "-y", "45",
          f"env LANG=C.UTF-8 INPUTRC=/dev/null {shlex.quote(binary)} "
@@ -88,7 +95,6 @@ def one_run(binary, ckpt, workdir):
     key("edit: rename-prefix of 100,000 keys", ["Enter"],
         lambda s: "edits: 1" in s)
     key("undo it", ["u"], lambda s: "edits: 0" in s)
-    tmux(sock, "kill-server")
     return out
 
 
