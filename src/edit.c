@@ -15,6 +15,10 @@
 #include "grow.h"
 #include "banned.h"
 
+/* A problem with an edit of the script: "NAME:LINE:COL: message". */
+#define fail_at(err, name, pos, ...) \
+	script_fail_at(err, CKERR_USAGE, name, pos, __VA_ARGS__)
+
 /* The keys of the state dict as the edits see them, in order. */
 struct key {
 	char *name;		/* NULL for a key that is not a str */
@@ -147,22 +151,6 @@ path_gone(const struct run *run, const char *path, size_t seq)
 	return false;
 }
 
-/* "NAME:LINE:COL: message", or just the message for code-made edits. */
-static int __attribute__((format(printf, 4, 5)))
-fail_at(struct ckerr *err, const char *name, struct edit_pos pos,
-	const char *fmt, ...)
-{
-	char msg[CKERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!pos.line)
-		return ckerr_set(err, CKERR_USAGE, "%s", msg);
-	return ckerr_set(err, CKERR_USAGE, "%s:%u:%u: %s",
-			 name ? name : "script", pos.line, pos.col, msg);
-}
 
 static void
 keyset_release(struct keyset *ks)

@@ -1162,22 +1162,6 @@ static const struct {
 /* Where a generated call's lines may run to, as PEP 8 says. */
 #define PY_WIDTH 79
 
-/* "NAME:LINE:COL: message", as the edit engine reports script problems. */
-static int __attribute__((format(printf, 5, 6)))
-fail_at(struct ckerr *err, enum ckerr_code code, const char *name,
-	struct edit_pos pos, const char *fmt, ...)
-{
-	char msg[CKERR_MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	if (!pos.line)
-		return ckerr_set(err, code, "%s", msg);
-	return ckerr_set(err, code, "%s:%u:%u: %s", name, pos.line, pos.col,
-			 msg);
-}
 
 /* ---- text: Python literals, comments and docstrings ------------------- */
 
@@ -1746,9 +1730,9 @@ python_regex(const struct edit *e, const char *sname, struct buf *out,
 		return -1;
 	if (export_regex(e->str[0], out, &why) < 0)
 		return why.code == CKERR_NOMEM ? ckerr_nomem(err) :
-		       fail_at(err, CKERR_UNSUPPORTED, sname, e->str_pos[0],
-			       "cannot export regex '%s' to Python: %s",
-			       e->str[0], why.msg);
+		       script_fail_at(err, CKERR_UNSUPPORTED, sname,
+				      e->str_pos[0], "cannot export regex '%s' "
+				      "to Python: %s", e->str[0], why.msg);
 	return 0;
 }
 
@@ -1794,8 +1778,8 @@ add_arg_literal(struct buf *lit, const char *s, bool raw_ok,
 		return 0;
 	if (errno != EILSEQ)
 		return ckerr_nomem(err);
-	return fail_at(err, CKERR_UNSUPPORTED, sname, pos, "cannot export '%s' "
-		       "to Python: it is not UTF-8 text", s);
+	return script_fail_at(err, CKERR_UNSUPPORTED, sname, pos, "cannot "
+			      "export '%s' to Python: it is not UTF-8 text", s);
 }
 
 /* A str argument, or a keyword=str one (kw NULL: positional). */
@@ -1933,8 +1917,9 @@ call_args(struct call *c, const struct edit *e, const char *sname,
 			return -1;
 		return e->nalso ? call_also(c, e, sname, err) : 0;
 	default:
-		return fail_at(err, CKERR_UNSUPPORTED, sname, e->pos, "cannot "
-			       "export %s to Python", edit_name(e->op));
+		return script_fail_at(err, CKERR_UNSUPPORTED, sname, e->pos,
+				      "cannot export %s to Python",
+				      edit_name(e->op));
 	}
 }
 
@@ -2240,7 +2225,7 @@ export_python(const struct script *s, const char *root_override,
 		enum edit_op op = s->edits[i].op;
 
 		if ((unsigned)op >= EDIT__COUNT || !helpers[op].helper)
-			return fail_at(err, CKERR_UNSUPPORTED, sname,
+			return script_fail_at(err, CKERR_UNSUPPORTED, sname,
 				       s->edits[i].pos, "cannot export %s to "
 				       "Python", edit_name(op));
 		used |= PIECE(helpers[op].piece);

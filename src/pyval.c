@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "mix.h"
 #include "pyval.h"
 #include "grow.h"
 #include "banned.h"
@@ -454,17 +455,6 @@ siphash13(const uint64_t key[2], const uint8_t *in, size_t len)
 	SIPROUND;
 	SIPROUND;
 	return v0 ^ v1 ^ v2 ^ v3;
-}
-
-static uint64_t
-mix64(uint64_t x)
-{
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdULL;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ULL;
-	x ^= x >> 33;
-	return x;
 }
 
 /* Keyed hash of a 64-bit integer: ints, bools, integral floats, ids. */

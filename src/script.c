@@ -1088,3 +1088,19 @@ edit_print(const struct edit *e, struct buf *out)
 	}
 	return 0;
 }
+
+int
+script_fail_at(struct ckerr *err, enum ckerr_code code, const char *name,
+	       struct edit_pos pos, const char *fmt, ...)
+{
+	char msg[CKERR_MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (!pos.line)
+		return ckerr_set(err, code, "%s", msg);
+	return ckerr_set(err, code, "%s:%u:%u: %s", name ? name : "script",
+			 pos.line, pos.col, msg);
+}

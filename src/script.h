@@ -185,6 +185,15 @@ int edit_copy(struct edit *dst, const struct edit *src, struct ckerr *err);
  */
 int edit_print(const struct edit *e, struct buf *out);
 
+/*
+ * Report a problem with an edit at pos: "NAME:LINE:COL: message" (NAME
+ * "script" when name is NULL), or the bare message for an edit made by
+ * code (pos.line 0).  Returns -1, for `return script_fail_at(...)`.
+ */
+int script_fail_at(struct ckerr *err, enum ckerr_code code, const char *name,
+		   struct edit_pos pos, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
 /* Quote one argument the way edit_print does (same errors). */
 int script_quote(const char *arg, struct buf *out);
 

@@ -10,6 +10,7 @@
 
 #include "edit.h"
 #include "grow.h"
+#include "mix.h"
 #include "suggest.h"
 #include "banned.h"
 
@@ -401,17 +402,6 @@ out:
 
 /* ---- whole subtrees renamed ----------------------------------------- */
 
-static uint64_t
-mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 /* A hash of a name below a prefix, with the entry's dtype and shape. */
 static uint64_t
 entry_hash(const char *rest, const struct layout_entry *e)
@@ -421,10 +411,10 @@ entry_hash(const char *rest, const struct layout_entry *e)
 
 	for (; *rest; rest++)
 		h = (h ^ (uint8_t)*rest) * 1099511628211ULL;
-	h = mix(h ^ (uint64_t)e->dtype);
-	h = mix(h ^ (uint64_t)e->ndim);
+	h = mix64(h ^ (uint64_t)e->dtype);
+	h = mix64(h ^ (uint64_t)e->ndim);
 	for (i = 0; i < e->ndim; i++)
-		h = mix(h ^ (uint64_t)e->shape[i]);
+		h = mix64(h ^ (uint64_t)e->shape[i]);
 	return h;
 }
 
@@ -513,7 +503,7 @@ subtrees_of(struct layout *l, const bool *flag, int side,
 
 			t->count++;
 			t->flagged += flag[l->sorted[i]];
-			t->hash = mix(t->hash ^ entry_hash(e->key + t->plen + 1,
+			t->hash = mix64(t->hash ^ entry_hash(e->key + t->plen + 1,
 							   e));
 		}
 	}

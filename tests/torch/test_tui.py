@@ -103,6 +103,11 @@ class Term:
             time.sleep(0.1)
         return None
 
+    def exit_problems(self):
+        """[] when the program exited with status 0, else the problem."""
+        got = self.exit_status()
+        return [] if got == 0 else [f"exit status {got}, expected 0"]
+
     def close(self):
         self.tmux("kill-server")
 
@@ -377,8 +382,7 @@ def check_bad_line_and_quit():
         t.keys("q")
         t.wait_text("quit anyway? (y/n)")
         t.keys("y")
-        got = t.exit_status()
-        return [] if got == 0 else [f"exit status {got} after quitting"]
+        return t.exit_problems()
     finally:
         t.close()
 
@@ -410,8 +414,7 @@ def check_filter_sort_resize():
         t.wait(lambda s: any(line.strip() and set(line.strip()) <= set("\u2500-")
                              for line in s.split("\n")), "a rule above the pane below")
         t.keys("q")
-        got = t.exit_status()
-        return [] if got == 0 else [f"exit status {got}"]
+        return t.exit_problems()
     finally:
         t.close()
 
@@ -465,8 +468,7 @@ def check_subtree_rename_and_target():
         t.keys("u")
         t.wait_text("target: 0 missing, 0 unexpected, 0 mismatched")
         t.keys("q")
-        got = t.exit_status()
-        return [] if got == 0 else [f"exit status {got}"]
+        return t.exit_problems()
     finally:
         t.close()
 
@@ -494,8 +496,7 @@ def check_script_option():
         t.wait(lambda s: "edits: 0" in s.split("\n", 1)[0] and
                "unsaved" not in s.split("\n", 1)[0], "no edits, nothing unsaved")
         t.keys("q")
-        got = t.exit_status()
-        return [] if got == 0 else [f"exit status {got}"]
+        return t.exit_problems()
     finally:
         t.close()
 
