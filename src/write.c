@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -471,7 +472,14 @@ ckpt_write(struct ckpt *ck, const char *out, const struct write_opts *o,
 	struct ckpt_fill f = { ck, NULL, o->zip_flags };
 	struct stat in;
 	int fd = bsrc_fd(ckpt_bsrc(ck)), r;
+	size_t len = strlen(out);
 
+	/* the contract says OUT's extension picks the format: a torch zip
+	 * named .safetensors would mislead whoever loads it */
+	if (len >= 12 && !strcasecmp(out + len - 12, ".safetensors"))
+		return ckerr_set(err, CKERR_UNSUPPORTED, "writing safetensors "
+				 "is not supported yet; name the output .pt or "
+				 ".ckpt for a torch checkpoint");
 	if (fd >= 0 && fstat(fd, &in) == 0)
 		ao.keep = &in;
 	f.folder = write_folder_name(out);

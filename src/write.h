@@ -5,7 +5,9 @@
  * the output's directory (created with O_EXCL), flushed with fsync, and
  * renamed over the output; on any failure the temporary file is removed
  * and nothing the user had changes.  An existing output is replaced only
- * with force; the input itself can never be the output.
+ * with force; the input itself can never be the output.  An output named
+ * *.safetensors is refused (CKERR_UNSUPPORTED): the contract has that
+ * extension select the safetensors format, which is not written yet.
  *
  * What is written: the records torch's writer writes (data.pkl, the
  * storages as data/<key>, version, and the torch 2.x records the input

@@ -72,6 +72,8 @@ expect 0 "apply --dry-run --target: nothing left" apply "$tmp/none.cks" "$demo" 
 expect 1 "apply --dry-run --target: a key left" apply "$tmp/none.cks" "$demo" --dry-run --target "$tmp/less.layout"
 expect 2 "apply --target with a bad target" apply "$tmp/none.cks" "$demo" -o "$tmp/o.pt" --target "$tmp/text.pt"
 if [ ! -e "$tmp/o.pt" ]; then ok "no output after a bad target"; else not_ok "no output after a bad target"; fi
+expect 2 "apply to a .safetensors output (not written yet)" apply "$tmp/none.cks" "$demo" -o "$tmp/o.safetensors"
+if [ ! -e "$tmp/o.safetensors" ]; then ok "no .safetensors output written"; else not_ok "no .safetensors output written"; fi
 "$bin" ls "$demo" >/dev/full 2>"$tmp/err"
 if [ $? -eq 2 ] && grep -q '^ckpt-surgeon: ' "$tmp/err"; then ok "write error reported (exit 2)"; else not_ok "write error reported (exit 2)" "$(cat "$tmp/err")"; fi
 tap_done
