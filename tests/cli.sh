@@ -60,6 +60,9 @@ sed '1d' "$tmp/demo.layout" >"$tmp/less.layout"
 expect 1 "diff against a layout with a key less" diff "$demo" "$tmp/less.layout"
 expect 1 "diff --json with a difference" diff "$demo" "$tmp/less.layout" --json
 expect 1 "diff --suggest with a difference" diff "$demo" "$tmp/less.layout" --suggest
+expect 0 "diff --root naming the state dict" diff "$demo" "$demo" --root state_dict
+expect 1 "diff --root naming another mapping" diff "$demo" "$demo" --root optimizer_states.0.state.0
+expect 2 "diff --root to a missing entry" diff "$demo" "$demo" --root no.such
 expect 2 "diff --json --suggest" diff "$demo" "$tmp/less.layout" --json --suggest
 expect 2 "diff without TARGET" diff "$demo"
 expect 2 "diff with a missing target" diff "$demo" "$tmp/nope.layout"
